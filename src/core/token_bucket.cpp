@@ -1,0 +1,231 @@
+/*
+ * token_bucket.cpp
+ *		Exact token bucket arithmetic; see token_bucket.hpp.
+ *
+ * Intermediate products (elapsed time times rate) need up to 127 bits, so
+ * they are computed in a local 128-bit integer.  Nothing 128-bit is stored:
+ * the shared struct keeps only naturally aligned 64-bit fields.
+ */
+#include "token_bucket.hpp"
+
+#include "no_postgres.hpp"
+
+namespace hacienda
+{
+
+namespace
+{
+
+__extension__ typedef __int128 wide;
+
+/*
+ * The deepest debt a bucket may carry.  Reservations are bounded by the
+ * longest timeout anyway; this keeps the level far from int64 overflow even
+ * with extreme limits.
+ */
+constexpr int64_t kMinLevel = -(INT64_C(1) << 62);
+
+int64_t
+capacity_units(const Limits &limits)
+{
+	return limits.capacity * kUnitsPerToken;
+}
+
+int64_t
+saturating_add(int64_t a, int64_t b)
+{
+	int64_t sum;
+
+	if (__builtin_add_overflow(a, b, &sum))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return sum;
+}
+
+/* Clamp a wide value into int64 range. */
+int64_t
+clamp_to_int64(wide value)
+{
+	if (value > INT64_MAX)
+		return INT64_MAX;
+	if (value < INT64_MIN)
+		return INT64_MIN;
+	return static_cast<int64_t>(value);
+}
+
+/*
+ * Bring the level up to now_ns under the bucket's current limits.  The stored
+ * clock never moves backwards: a caller whose clock reading is older than the
+ * bucket's is treated as arriving at the bucket's time.
+ */
+void
+refill_to(TokenBucket &bucket, int64_t now_ns)
+{
+	if (now_ns <= bucket.updated_ns)
+		return;
+
+	wide earned = static_cast<wide>(now_ns - bucket.updated_ns) * bucket.limits.rate + bucket.carry;
+	wide level = bucket.level + earned / kNanosPerSecond;
+
+	bucket.updated_ns = now_ns;
+	if (level >= capacity_units(bucket.limits))
+	{
+		bucket.level = capacity_units(bucket.limits);
+		bucket.carry = 0;
+		return;
+	}
+	bucket.level = static_cast<int64_t>(level);
+	bucket.carry = static_cast<int64_t>(earned % kNanosPerSecond);
+}
+
+/*
+ * Refill under the old limits up to now_ns, then switch to the new ones.  A
+ * smaller capacity trims the level; a larger one adds nothing by itself.
+ */
+void
+advance(TokenBucket &bucket, const Limits &limits, int64_t now_ns)
+{
+	refill_to(bucket, now_ns);
+	if (bucket.limits == limits)
+		return;
+
+	bucket.limits = limits;
+	if (bucket.level >= capacity_units(limits))
+	{
+		bucket.level = capacity_units(limits);
+		bucket.carry = 0;
+	}
+}
+
+/* Nanoseconds until the level reaches target (in nanotokens), or zero. */
+int64_t
+time_until_level(const TokenBucket &bucket, int64_t target)
+{
+	if (bucket.level >= target)
+		return 0;
+
+	wide deficit = static_cast<wide>(target - bucket.level) * kNanosPerSecond - bucket.carry;
+	wide rate = bucket.limits.rate;
+
+	return clamp_to_int64((deficit + rate - 1) / rate);
+}
+
+void
+note_grant(TokenBucket &bucket, int64_t now_ns)
+{
+	bucket.granted++;
+	if (now_ns > bucket.last_grant_ns)
+		bucket.last_grant_ns = now_ns;
+}
+
+} /* namespace */
+
+void
+bucket_init(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
+{
+	bucket.limits = limits;
+	bucket.level = capacity_units(limits);
+	bucket.carry = 0;
+	bucket.updated_ns = now_ns;
+	bucket.last_grant_ns = INT64_MIN;
+	bucket.granted = 0;
+	bucket.rejected = 0;
+	bucket.waiting = 0;
+}
+
+bool
+bucket_try_take(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens) noexcept
+{
+	int64_t need = tokens * kUnitsPerToken;
+
+	advance(bucket, limits, now_ns);
+	if (bucket.level < need)
+	{
+		bucket.rejected++;
+		return false;
+	}
+
+	bucket.level -= need;
+	note_grant(bucket, bucket.updated_ns);
+	return true;
+}
+
+Decision
+bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
+			   int64_t max_wait_ns) noexcept
+{
+	int64_t need = tokens * kUnitsPerToken;
+	int64_t wait_ns;
+
+	advance(bucket, limits, now_ns);
+
+	/* Enough tokens now: an ordinary grant. */
+	if (bucket.level >= need)
+	{
+		bucket.level -= need;
+		note_grant(bucket, bucket.updated_ns);
+		return {Outcome::Granted, 0};
+	}
+
+	/* Otherwise the caller's slot is when the refill has covered it. */
+	wait_ns = time_until_level(bucket, need);
+	if (wait_ns > max_wait_ns || bucket.level - need < kMinLevel)
+	{
+		bucket.rejected++;
+		return {Outcome::Refused, wait_ns};
+	}
+
+	bucket.level -= need;
+	bucket.waiting++;
+	return {Outcome::MustWait, wait_ns};
+}
+
+void
+bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept
+{
+	if (bucket.waiting > 0)
+		bucket.waiting--;
+	note_grant(bucket, now_ns);
+}
+
+void
+bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+				   int64_t tokens) noexcept
+{
+	advance(bucket, limits, now_ns);
+	if (bucket.waiting > 0)
+		bucket.waiting--;
+
+	bucket.level += tokens * kUnitsPerToken;
+	if (bucket.level >= capacity_units(bucket.limits))
+	{
+		bucket.level = capacity_units(bucket.limits);
+		bucket.carry = 0;
+	}
+}
+
+void
+bucket_refill(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
+{
+	advance(bucket, limits, now_ns);
+	bucket.level = capacity_units(bucket.limits);
+	bucket.carry = 0;
+}
+
+Snapshot
+bucket_peek(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
+{
+	TokenBucket view = bucket;
+
+	advance(view, limits, now_ns);
+	return {view.level, time_until_level(view, kUnitsPerToken),
+			time_until_level(view, capacity_units(view.limits))};
+}
+
+/* Exported for callers that add a wait to a clock reading. */
+int64_t
+deadline_after(int64_t now_ns, int64_t wait_ns) noexcept
+{
+	return saturating_add(now_ns, wait_ns);
+}
+
+} /* namespace hacienda */

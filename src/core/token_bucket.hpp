@@ -1,0 +1,131 @@
+/*
+ * token_bucket.hpp
+ *		Exact token bucket arithmetic, free of any PostgreSQL dependency.
+ *
+ * A bucket holds a level of "nanotokens" (one token is 10^9 of them) and
+ * refills at a rate given in nanotokens per second.  Time is an argument:
+ * monotonic nanoseconds supplied by the caller, so tests can drive the clock.
+ *
+ * Refill is exact.  Over dt nanoseconds a bucket earns dt * rate / 10^9
+ * nanotokens; the remainder of that division is kept in "carry" and added to
+ * the next refill, so no fraction of a token is ever lost or invented, however
+ * the calls are spaced.  The only rounding in the whole scheme happens once,
+ * when a rate in tokens per second is converted to nanotokens per second.
+ *
+ * Waiters reserve their slot: the level goes below zero ("debt") and each
+ * waiter is told when the refill will have paid back its share.  Later callers
+ * see the debt and queue behind it, which makes the order first come, first
+ * served.  A waiter that gives up returns its tokens.
+ *
+ * Every function here is noexcept, allocates nothing and keeps all state in
+ * the plain struct below, which lives in shared memory.
+ */
+#ifndef HACIENDA_CORE_TOKEN_BUCKET_HPP
+#define HACIENDA_CORE_TOKEN_BUCKET_HPP
+
+#include <cstdint>
+#include <type_traits>
+
+namespace hacienda
+{
+
+/* Nanotokens in one token, and nanoseconds in one second. */
+constexpr int64_t kUnitsPerToken = 1000000000;
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+/* The largest time span the arithmetic produces, in nanoseconds. */
+constexpr int64_t kForeverNs = INT64_MAX;
+
+/* Validated limits of one bucket. */
+struct Limits
+{
+	int64_t capacity; /* whole tokens, 1 .. kMaxCapacity */
+	int64_t rate;	  /* nanotokens per second, 1 .. kMaxRate * 10^9 */
+};
+
+inline bool
+operator==(const Limits &a, const Limits &b)
+{
+	return a.capacity == b.capacity && a.rate == b.rate;
+}
+
+inline bool
+operator!=(const Limits &a, const Limits &b)
+{
+	return !(a == b);
+}
+
+/*
+ * The state of one bucket.  All fields are plain integers so the struct can
+ * sit in shared memory and be copied with memcpy.
+ */
+struct TokenBucket
+{
+	Limits limits;		   /* the limits the level was last refilled under */
+	int64_t level;		   /* nanotokens; below zero while waiters hold debt */
+	int64_t carry;		   /* sub-nanotoken remainder, 0 .. kNanosPerSecond - 1 */
+	int64_t updated_ns;	   /* clock of the last refill; never moves backwards */
+	int64_t last_grant_ns; /* clock of the last grant, or INT64_MIN if none */
+	uint64_t granted;	   /* lifetime count of granted requests */
+	uint64_t rejected;	   /* lifetime count of refused requests */
+	int32_t waiting;	   /* callers holding a reservation right now */
+};
+
+static_assert(std::is_trivially_copyable<TokenBucket>::value, "TokenBucket lives in shared memory");
+static_assert(std::is_standard_layout<TokenBucket>::value, "TokenBucket lives in shared memory");
+
+/* What happened to a request for tokens. */
+enum class Outcome : uint8_t
+{
+	Granted,  /* tokens taken now */
+	MustWait, /* tokens reserved; the caller sleeps wait_ns, then owns them */
+	Refused	  /* nothing taken; wait_ns says how long the request would need */
+};
+
+struct Decision
+{
+	Outcome outcome;
+	int64_t wait_ns;
+};
+
+/* A read-only view of a bucket at some instant. */
+struct Snapshot
+{
+	int64_t level;			/* nanotokens, may be negative */
+	int64_t retry_after_ns; /* until one token is available to a new caller */
+	int64_t reset_after_ns; /* until the bucket is full again */
+};
+
+/* Start a full bucket with zeroed counters. */
+void bucket_init(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
+
+/* Take tokens if they are there now; a refusal changes nothing but a counter. */
+bool bucket_try_take(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+					 int64_t tokens) noexcept;
+
+/*
+ * Take tokens now, or reserve them if they will be there within max_wait_ns.
+ * A request that cannot be met in time is refused and takes nothing.
+ */
+Decision bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
+						int64_t max_wait_ns) noexcept;
+
+/* A reservation reached its slot: the caller now owns its tokens. */
+void bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept;
+
+/* A reservation was abandoned before its slot: give its tokens back. */
+void bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+						int64_t tokens) noexcept;
+
+/* Fill the bucket to capacity, forgiving any debt; counters stay. */
+void bucket_refill(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
+
+/* Look at a bucket as it would be at now_ns, changing nothing. */
+Snapshot bucket_peek(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
+
+/* now_ns + wait_ns, saturating instead of overflowing. */
+int64_t deadline_after(int64_t now_ns, int64_t wait_ns) noexcept;
+
+} /* namespace hacienda */
+
+#endif /* HACIENDA_CORE_TOKEN_BUCKET_HPP */
