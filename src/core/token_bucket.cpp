@@ -155,6 +155,7 @@ bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_
 {
 	int64_t need = tokens * kUnitsPerToken;
 	int64_t wait_ns;
+	int64_t ready_ns;
 
 	advance(bucket, limits, now_ns);
 
@@ -163,20 +164,21 @@ bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_
 	{
 		bucket.level -= need;
 		note_grant(bucket, bucket.updated_ns);
-		return {Outcome::Granted, 0};
+		return {Outcome::Granted, 0, bucket.updated_ns};
 	}
 
 	/* Otherwise the caller's slot is when the refill has covered it. */
 	wait_ns = time_until_level(bucket, need);
+	ready_ns = deadline_after(bucket.updated_ns, wait_ns);
 	if (wait_ns > max_wait_ns || bucket.level - need < kMinLevel)
 	{
 		bucket.rejected++;
-		return {Outcome::Refused, wait_ns};
+		return {Outcome::Refused, wait_ns, ready_ns};
 	}
 
 	bucket.level -= need;
 	bucket.waiting++;
-	return {Outcome::MustWait, wait_ns};
+	return {Outcome::MustWait, wait_ns, ready_ns};
 }
 
 void

@@ -85,7 +85,8 @@ enum class Outcome : uint8_t
 struct Decision
 {
 	Outcome outcome;
-	int64_t wait_ns;
+	int64_t wait_ns;  /* how long the request waits, or would have to */
+	int64_t ready_ns; /* the bucket clock at which the tokens are the caller's */
 };
 
 /* A read-only view of a bucket at some instant. */

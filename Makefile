@@ -1,0 +1,37 @@
+# Builds, installs and tests the hacienda_ratelimit extension with PGXS.
+
+MODULE_big = hacienda_ratelimit
+OBJS = \
+	src/core/limits.o \
+	src/core/token_bucket.o \
+	src/pg/acquire.o \
+	src/pg/arguments.o \
+	src/pg/boundary.o \
+	src/pg/module.o \
+	src/pg/settings.o \
+	src/pg/shared_state.o \
+	src/pg/status.o \
+	src/pg/waiting.o
+
+EXTENSION = hacienda_ratelimit
+DATA = hacienda_ratelimit--1.0.sql
+PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
+
+# pg_regress runs against a server that preloads the library; see test/run.
+REGRESS = api errors privileges rollback
+REGRESS_OPTS = --dbname=hacienda_regress
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+# The server headers trip C++17 warnings: take them in as system headers.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) \
+	-I$(srcdir)/src/core -I$(srcdir)/src/pg
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+override CXXFLAGS += -std=c++17 -Wextra -Wno-unused-parameter
+override BITCODE_CXXFLAGS += -std=c++17
+SHLIB_LINK += -lstdc++
