@@ -17,7 +17,7 @@ EXTENSION = hacienda_ratelimit
 DATA = hacienda_ratelimit--1.0.sql
 PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
-# pg_regress runs against a server that preloads the library; see test/run.
+# pg_regress runs against a server that preloads the library; see scripts/test.
 REGRESS = api errors privileges rollback
 REGRESS_OPTS = --dbname=hacienda_regress
 
