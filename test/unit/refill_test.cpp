@@ -78,8 +78,8 @@ TEST(Refill, RefusedCallsCostNothing)
 	EXPECT_EQ(bucket.rejected, 100001u);
 }
 
-/* Refusals spread over the whole second do not cost anything either. */
-TEST(Refill, RefusalsWhileRefillingCostNothing)
+/* Two-token requests refused while one token is there cost nothing either. */
+TEST(Refill, RefusedLargerRequestsCostNothing)
 {
 	TokenBucket bucket;
 	int64_t granted = 0;
