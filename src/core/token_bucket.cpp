@@ -52,6 +52,22 @@ clamp_to_int64(wide value)
 	return static_cast<int64_t>(value);
 }
 
+/* Add gain nanotokens plus a new sub-nanotoken remainder, capped at capacity. */
+void
+add_earned(TokenBucket &bucket, wide gain, int64_t carry)
+{
+	int64_t room = capacity_units(bucket.limits) - bucket.level;
+
+	if (gain >= room)
+	{
+		bucket.level = capacity_units(bucket.limits);
+		bucket.carry = 0;
+		return;
+	}
+	bucket.level += static_cast<int64_t>(gain);
+	bucket.carry = carry;
+}
+
 /*
  * Bring the level up to now_ns under the bucket's current limits.  The stored
  * clock never moves backwards: a caller whose clock reading is older than the
@@ -60,21 +76,27 @@ clamp_to_int64(wide value)
 void
 refill_to(TokenBucket &bucket, int64_t now_ns)
 {
+	int64_t elapsed;
+	int64_t earned;
+
 	if (now_ns <= bucket.updated_ns)
 		return;
-
-	wide earned = static_cast<wide>(now_ns - bucket.updated_ns) * bucket.limits.rate + bucket.carry;
-	wide level = bucket.level + earned / kNanosPerSecond;
-
+	if (__builtin_sub_overflow(now_ns, bucket.updated_ns, &elapsed))
+		elapsed = INT64_MAX;
 	bucket.updated_ns = now_ns;
-	if (level >= capacity_units(bucket.limits))
+
+	/* Short gaps fit in 64 bits, which divide far faster than 128. */
+	if (!__builtin_mul_overflow(elapsed, bucket.limits.rate, &earned) &&
+		!__builtin_add_overflow(earned, bucket.carry, &earned))
 	{
-		bucket.level = capacity_units(bucket.limits);
-		bucket.carry = 0;
+		add_earned(bucket, earned / kNanosPerSecond, earned % kNanosPerSecond);
 		return;
 	}
-	bucket.level = static_cast<int64_t>(level);
-	bucket.carry = static_cast<int64_t>(earned % kNanosPerSecond);
+
+	wide wide_earned = static_cast<wide>(elapsed) * bucket.limits.rate + bucket.carry;
+
+	add_earned(bucket, wide_earned / kNanosPerSecond,
+			   static_cast<int64_t>(wide_earned % kNanosPerSecond));
 }
 
 /*
@@ -190,12 +212,24 @@ bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept
 }
 
 void
-bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
-				   int64_t tokens) noexcept
+bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
+				   int64_t ready_ns) noexcept
 {
 	advance(bucket, limits, now_ns);
 	if (bucket.waiting > 0)
 		bucket.waiting--;
+
+	/*
+	 * The last reservation's slot is exactly when the debt will be paid off,
+	 * so that is how the tail of the queue recognises itself.  Only the tail
+	 * may give its tokens back: the waiters behind any other one keep the
+	 * slots they were promised, and a token returned from the middle would
+	 * let a newcomer share the last of those slots, granting twice where the
+	 * rate allows once.
+	 */
+	if (bucket.level >= 0 ||
+		deadline_after(bucket.updated_ns, time_until_level(bucket, 0)) != ready_ns)
+		return;
 
 	bucket.level += tokens * kUnitsPerToken;
 	if (bucket.level >= capacity_units(bucket.limits))

@@ -15,7 +15,9 @@
  * Waiters reserve their slot: the level goes below zero ("debt") and each
  * waiter is told when the refill will have paid back its share.  Later callers
  * see the debt and queue behind it, which makes the order first come, first
- * served.  A waiter that gives up returns its tokens.
+ * served.  The last waiter in the queue that gives up returns its tokens; one
+ * from the middle leaves its slot unused, because the waiters behind it keep
+ * the slots they were promised.
  *
  * Every function here is noexcept, allocates nothing and keeps all state in
  * the plain struct below, which lives in shared memory.
@@ -114,9 +116,14 @@ Decision bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_n
 /* A reservation reached its slot: the caller now owns its tokens. */
 void bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept;
 
-/* A reservation was abandoned before its slot: give its tokens back. */
-void bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
-						int64_t tokens) noexcept;
+/*
+ * A reservation whose slot was ready_ns was abandoned.  If it is the last in
+ * the queue and its slot has not come, its tokens go back to the bucket; from
+ * the middle of the queue its slot goes unused, since the waiters behind it
+ * keep theirs.
+ */
+void bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
+						int64_t ready_ns) noexcept;
 
 /* Fill the bucket to capacity, forgiving any debt; counters stay. */
 void bucket_refill(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
