@@ -21,7 +21,7 @@ namespace
 {
 
 /* The SQLSTATE of a wait that cannot finish within its timeout. */
-#define ERRCODE_RATE_LIMIT_TIMEOUT MAKE_SQLSTATE('H', 'R', '0', '0', '1')
+#define ERRCODE_RATE_LIMIT_TIMEOUT MAKE_SQLSTATE('R', 'L', '0', '0', '1')
 
 /* A standby's buckets would be a second, separate limit. */
 void
@@ -48,13 +48,18 @@ report_table_full()
 void
 report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns)
 {
-	ereport(ERROR, (errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
-					errmsg("could not acquire %d rate-limit tokens from bucket \"%.*s\" within "
-						   "%.3f seconds",
-						   tokens, static_cast<int>(key->len), key->data,
-						   ns_to_seconds(timeout_ns)),
-					errdetail("The tokens would be free in %.3f seconds.", ns_to_seconds(wait_ns)),
-					errhint("Retry later, or allow a longer timeout.")));
+	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
+			 errmsg_plural("could not acquire %d rate-limit token from bucket \"%.*s\" within %s "
+						   "seconds",
+						   "could not acquire %d rate-limit tokens from bucket \"%.*s\" within %s "
+						   "seconds",
+						   tokens, tokens, static_cast<int>(key->len), key->data, timeout),
+			 errdetail("The next slot for the request is %.3f seconds away.",
+					   ns_to_seconds(wait_ns)),
+			 errhint("Retry later, or allow a longer timeout.")));
 }
 
 /* Run one request against its bucket: take, reserve, or refuse. */

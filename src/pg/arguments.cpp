@@ -101,7 +101,7 @@ fetch_timeout_ns(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("timeout must be a number of seconds between 0 and %.3f",
 							   kMaxTimeoutSeconds),
-						errdetail("The timeout given was %g.", seconds)));
+						errdetail("The timeout given was %s.", float8out_internal(seconds))));
 
 	return timeout_ns;
 }

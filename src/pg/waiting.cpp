@@ -25,11 +25,13 @@ struct Reservation
 {
 	BucketKey key;
 	int32 tokens;
+	int64 ready_ns;
 };
 
 /*
- * Give an abandoned reservation back.  Runs from PG_CATCH on an ERROR and
- * from before_shmem_exit on FATAL or exit; neither holds the table lock.
+ * Give an abandoned reservation back, as far as the queue behind it allows.
+ * Runs from PG_CATCH on an ERROR and from before_shmem_exit on FATAL or exit;
+ * neither holds the table lock.
  */
 void
 give_back(int, Datum arg)
@@ -41,7 +43,8 @@ give_back(int, Datum arg)
 	if (entry != NULL)
 	{
 		SpinLockAcquire(&entry->mutex);
-		bucket_cancel_wait(entry->bucket, limits, monotonic_now_ns(), reservation->tokens);
+		bucket_cancel_wait(entry->bucket, limits, monotonic_now_ns(), reservation->tokens,
+						   reservation->ready_ns);
 		SpinLockRelease(&entry->mutex);
 	}
 	unlock_buckets();
@@ -103,6 +106,7 @@ wait_for_reservation(const BucketKey *key, int32 tokens, int64 ready_ns)
 
 	reservation.key = *key;
 	reservation.tokens = tokens;
+	reservation.ready_ns = ready_ns;
 
 	PG_ENSURE_ERROR_CLEANUP(give_back, PointerGetDatum(&reservation));
 	{

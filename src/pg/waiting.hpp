@@ -13,8 +13,8 @@ namespace hacienda
 /*
  * Sleep on this backend's latch until the monotonic clock reaches ready_ns,
  * then record the grant.  Cancellation, statement_timeout, termination and a
- * lost client connection end the wait at once; the reserved tokens then go
- * back to the bucket before the error propagates.
+ * lost client connection end the wait at once; the reservation is then given
+ * back (see bucket_cancel_wait) before the error propagates.
  */
 void wait_for_reservation(const BucketKey *key, int32 tokens, int64 ready_ns);
 
