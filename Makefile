@@ -19,7 +19,7 @@ PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
 # pg_regress runs against a server that preloads the library; see scripts/test.
 REGRESS = api errors privileges rollback
-REGRESS_OPTS = --dbname=hacienda_regress
+REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
