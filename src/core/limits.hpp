@@ -18,7 +18,7 @@ namespace hacienda
 
 /* Sane bounds for configured limits. */
 constexpr int64_t kMaxCapacity = 1000000;
-constexpr double kMinRate = 0.001;	 /* tokens per second */
+constexpr double kMinRate = 0.001;   /* tokens per second */
 constexpr double kMaxRate = 1000000; /* tokens per second */
 
 /* The longest wait anyone may ask for: the same bound as statement_timeout. */

@@ -42,7 +42,7 @@ constexpr int64_t kForeverNs = INT64_MAX;
 struct Limits
 {
 	int64_t capacity; /* whole tokens, 1 .. kMaxCapacity */
-	int64_t rate;	  /* nanotokens per second, 1 .. kMaxRate * 10^9 */
+	int64_t rate;     /* nanotokens per second, 1 .. kMaxRate * 10^9 */
 };
 
 inline bool
@@ -63,14 +63,14 @@ operator!=(const Limits &a, const Limits &b)
  */
 struct TokenBucket
 {
-	Limits limits;		   /* the limits the level was last refilled under */
-	int64_t level;		   /* nanotokens; below zero while waiters hold debt */
-	int64_t carry;		   /* sub-nanotoken remainder, 0 .. kNanosPerSecond - 1 */
-	int64_t updated_ns;	   /* clock of the last refill; never moves backwards */
+	Limits limits;         /* the limits the level was last refilled under */
+	int64_t level;         /* nanotokens; below zero while waiters hold debt */
+	int64_t carry;         /* sub-nanotoken remainder, 0 .. kNanosPerSecond - 1 */
+	int64_t updated_ns;    /* clock of the last refill; never moves backwards */
 	int64_t last_grant_ns; /* clock of the last grant, or INT64_MIN if none */
-	uint64_t granted;	   /* lifetime count of granted requests */
-	uint64_t rejected;	   /* lifetime count of refused requests */
-	int32_t waiting;	   /* callers holding a reservation right now */
+	uint64_t granted;      /* lifetime count of granted requests */
+	uint64_t rejected;     /* lifetime count of refused requests */
+	int32_t waiting;       /* callers holding a reservation right now */
 };
 
 static_assert(std::is_trivially_copyable<TokenBucket>::value, "TokenBucket lives in shared memory");
@@ -81,7 +81,7 @@ enum class Outcome : uint8_t
 {
 	Granted,  /* tokens taken now */
 	MustWait, /* tokens reserved; the caller sleeps wait_ns, then owns them */
-	Refused	  /* nothing taken; wait_ns says how long the request would need */
+	Refused   /* nothing taken; wait_ns says how long the request would need */
 };
 
 struct Decision
@@ -94,7 +94,7 @@ struct Decision
 /* A read-only view of a bucket at some instant. */
 struct Snapshot
 {
-	int64_t level;			/* nanotokens, may be negative */
+	int64_t level;          /* nanotokens, may be negative */
 	int64_t retry_after_ns; /* until one token is available to a new caller */
 	int64_t reset_after_ns; /* until the bucket is full again */
 };

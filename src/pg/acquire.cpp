@@ -39,10 +39,10 @@ require_primary()
 void
 report_table_full()
 {
-	ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("too many rate-limit buckets"),
-					errdetail("All %d buckets of the shared table are in use.",
-							  max_buckets_setting()),
-					errhint("Raise \"hacienda_ratelimit.max_buckets\" and restart the server.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY), errmsg("too many rate-limit buckets"),
+			 errdetail("All %d buckets of the shared table are in use.", max_buckets_setting()),
+			 errhint("Raise \"hacienda_ratelimit.max_buckets\" and restart the server.")));
 }
 
 void
@@ -50,16 +50,16 @@ report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_
 {
 	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
 
-	ereport(ERROR,
-			(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
-			 errmsg_plural("could not acquire %d rate-limit token from bucket \"%.*s\" within %s "
-						   "seconds",
-						   "could not acquire %d rate-limit tokens from bucket \"%.*s\" within %s "
-						   "seconds",
-						   tokens, tokens, static_cast<int>(key->len), key->data, timeout),
-			 errdetail("The next slot for the request is %.3f seconds away.",
-					   ns_to_seconds(wait_ns)),
-			 errhint("Retry later, or allow a longer timeout.")));
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
+		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%.*s\" within %s "
+					   "seconds",
+					   "could not acquire %d rate-limit tokens from bucket \"%.*s\" within %s "
+					   "seconds",
+					   tokens, tokens, static_cast<int>(key->len), key->data, timeout),
+		 errdetail("The next slot for the request is %.3f seconds away.", ns_to_seconds(wait_ns)),
+		 errhint("Retry later, or allow a longer timeout.")));
 }
 
 /* Run one request against its bucket: take, reserve, or refuse. */

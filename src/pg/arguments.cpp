@@ -44,10 +44,10 @@ fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key)
 							errmsg("rate-limit key must not be empty")));
 			break;
 		case KeyCheck::TooLong:
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("rate-limit key is too long"),
-							errdetail("The key is %zu bytes long; the limit is %zu bytes.", len,
-									  kMaxKeyBytes)));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("rate-limit key is too long"),
+					 errdetail("The key is %zu bytes long; the limit is %zu bytes.", len,
+							   kMaxKeyBytes)));
 			break;
 	}
 

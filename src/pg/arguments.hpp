@@ -19,8 +19,7 @@ namespace hacienda
 void fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key);
 
 /* The token count in argument argno, checked against limits' capacity. */
-int32 fetch_tokens(FunctionCallInfo fcinfo, int argno, const Limits &limits,
-				   const BucketKey *key);
+int32 fetch_tokens(FunctionCallInfo fcinfo, int argno, const Limits &limits, const BucketKey *key);
 
 /* The timeout in seconds in argument argno, as nanoseconds. */
 int64 fetch_timeout_ns(FunctionCallInfo fcinfo, int argno);

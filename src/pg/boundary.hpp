@@ -27,7 +27,8 @@ Datum call_guarded(SqlFunctionBody body, FunctionCallInfo fcinfo);
 	extern "C"                                                                                     \
 	{                                                                                              \
 		PG_FUNCTION_INFO_V1(sql_name);                                                             \
-		Datum sql_name(PG_FUNCTION_ARGS)                                                           \
+		Datum                                                                                      \
+		sql_name(PG_FUNCTION_ARGS)                                                                 \
 		{                                                                                          \
 			return hacienda::call_guarded(body, fcinfo);                                           \
 		}                                                                                          \

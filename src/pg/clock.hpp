@@ -19,7 +19,7 @@ monotonic_now_ns()
 {
 	struct timespec ts;
 
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 

@@ -14,17 +14,17 @@
 
 extern "C"
 {
-PG_MODULE_MAGIC;
+	PG_MODULE_MAGIC;
 
-void _PG_init(void);
+	void _PG_init(void);
 
-void
-_PG_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
+	void
+	_PG_init(void)
+	{
+		if (!process_shared_preload_libraries_in_progress)
+			return;
 
-	hacienda::define_settings();
-	hacienda::install_shared_state_hooks();
-}
+		hacienda::define_settings();
+		hacienda::install_shared_state_hooks();
+	}
 }

@@ -33,16 +33,15 @@ define_settings()
 							NULL, &capacity_setting, capacity_setting, 1,
 							static_cast<int>(kMaxCapacity), PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomRealVariable("hacienda_ratelimit.refill_rate",
-							 "Number of tokens added to each bucket per second.",
-							 "Fractions are allowed; the rate is kept to a billionth of a token.",
-							 &refill_rate_setting, refill_rate_setting, kMinRate, kMaxRate,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable(
+		"hacienda_ratelimit.refill_rate", "Number of tokens added to each bucket per second.",
+		"Fractions are allowed; the rate is kept to a billionth of a token.", &refill_rate_setting,
+		refill_rate_setting, kMinRate, kMaxRate, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("hacienda_ratelimit.max_buckets",
-							"Largest number of distinct keys the shared bucket table holds.",
-							NULL, &max_buckets, max_buckets, 1, kMaxBucketsLimit,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							"Largest number of distinct keys the shared bucket table holds.", NULL,
+							&max_buckets, max_buckets, 1, kMaxBucketsLimit, PGC_POSTMASTER, 0, NULL,
+							NULL, NULL);
 
 	MarkGUCPrefixReserved("hacienda_ratelimit");
 }

@@ -101,9 +101,9 @@ create_shared_memory()
 	info.entrysize = sizeof(BucketEntry);
 	info.hash = key_hash;
 	info.match = key_compare;
-	bucket_table = ShmemInitHash("hacienda_ratelimit buckets", max_buckets_setting(),
-								 max_buckets_setting(), &info,
-								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_FIXED_SIZE);
+	bucket_table =
+		ShmemInitHash("hacienda_ratelimit buckets", max_buckets_setting(), max_buckets_setting(),
+					  &info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_FIXED_SIZE);
 
 	LWLockRelease(AddinShmemInitLock);
 }
