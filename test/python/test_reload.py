@@ -1,0 +1,96 @@
+"""Capacity and refill rate change on reload, without a restart.
+
+support.set_limits() changes the settings with ALTER SYSTEM and a reload and
+returns once a new session sees them; every test here puts the defaults back.
+"""
+
+import time
+import unittest
+
+import support
+
+TRY_SQL = "SELECT hacienda_try_acquire(%s)"
+SETTINGS_SQL = ("SELECT current_setting('hacienda_ratelimit.capacity')::int, "
+                "current_setting('hacienda_ratelimit.refill_rate')::float8")
+
+
+def settings(conn):
+    """(capacity, refill_rate) as the session sees them."""
+    with conn.cursor() as cur:
+        cur.execute(SETTINGS_SQL)
+        return cur.fetchone()
+
+
+def setUpModule():
+    support.ensure_extension()
+
+
+class ReloadTest(unittest.TestCase):
+
+    def assert_between(self, value, lo, hi, what):
+        self.assertTrue(lo <= value <= hi, "%s: got %r, expected within [%r, %r]"
+                        % (what, value, lo, hi))
+
+    def session(self):
+        conn = support.connect()
+        self.addCleanup(conn.close)
+        return conn
+
+    def assert_refill_after_sync(self, conn, key, rate, expected):
+        """Level zero, then 1 s later exactly `expected` grants (rate x 1 s)."""
+        ready_lo, ready_hi, seen_rate = support.sync_to_token(conn, key)
+        self.assertEqual(seen_rate, rate)
+        time.sleep(1.0)
+        send, recv, grants, last_refused = support.count_grants(conn, key, 100)
+        lo, hi = support.grants_since_sync(ready_lo, ready_hi, rate, send, recv, last_refused)
+        self.assertGreaterEqual(lo, expected)
+        self.assert_between(grants, lo, hi, "grants 1 s after the level was 0 at %g/s" % rate)
+
+    def test_reload_applies_new_limits(self):
+        """Reload: capacity 5 and 2/s reach new sessions and old buckets; defaults come back."""
+        before = self.session()
+        old_key = support.fresh_key("reload-old")
+        # A bucket made under the defaults, holding 19 tokens and more.
+        self.assertTrue(support.scalar(before, TRY_SQL, (old_key,)))
+        new_key = support.fresh_key("reload-new")
+        try:
+            support.set_limits(capacity=5, refill_rate=2)
+            conn = self.session()
+            self.assertEqual(settings(conn), (5, 2.0))
+
+            # The old bucket is trimmed to the new capacity.
+            st = support.status(conn, old_key)
+            self.assertEqual((st["capacity"], st["refill_rate"]), (5, 2.0))
+            self.assertEqual(st["tokens"], 5.0)
+            send, recv, grants, _ = support.count_grants(conn, old_key, 100)
+            self.assert_between(grants, 5, 5 + int(2 * (recv - send)),
+                                "grants of a 20-token bucket trimmed to 5")
+
+            # A new bucket starts with 5 tokens and refills at 2 per second.
+            first = support.count_grants(conn, new_key, 100)
+            self.assert_between(first[2], *support.grant_bounds(5, 2.0, [first]),
+                                what="grants of a new bucket of 5")
+            self.assert_refill_after_sync(conn, new_key, 2.0, 2)
+
+            # The session opened before the reload follows it too, once it has
+            # read the reload signal (before its next statement).
+            deadline = time.monotonic() + 10
+            while settings(before) != (5, 2.0):
+                self.assertLess(time.monotonic(), deadline, "old session missed the reload")
+                time.sleep(0.05)
+            st = support.status(before, old_key)
+            self.assertEqual((st["capacity"], st["refill_rate"]), (5, 2.0))
+        finally:
+            support.set_limits()
+
+        # Back to 20 and 10/s.  Raising the capacity adds no tokens by itself...
+        conn = self.session()
+        st = support.status(conn, new_key)
+        self.assertEqual((st["capacity"], st["refill_rate"]), (20, 10.0))
+        self.assertLessEqual(st["tokens"], 5.0)
+        # ...but the bucket now fills past 5 at 10 per second.
+        self.assert_refill_after_sync(conn, new_key, 10.0, 10)
+
+
+if __name__ == "__main__":
+    unittest.main()
