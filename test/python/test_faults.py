@@ -20,15 +20,10 @@ import psycopg2
 
 import support
 from support import (INVALID_PARAMETER_VALUE, NULL_VALUE_NOT_ALLOWED, QUERY_CANCELED,
-                     RATE_LIMIT_TIMEOUT, StatementThread, connect, fresh_key, poll_until,
-                     scalar, sleeping_pids, status, stop_statement_threads, wait_until_sleeping)
-
-CAPACITY = int(support.DEFAULTS["capacity"])
-RATE = support.DEFAULTS["refill_rate"]
-SLOT = 1.0 / RATE  # seconds between two single-token grants
-
-ACQUIRE = "SELECT hacienda_acquire(%s, %s, %s)"
-TRY_ACQUIRE = "SELECT hacienda_try_acquire(%s, %s)"
+                     RATE_LIMIT_TIMEOUT, connect, fresh_key, poll_until, scalar, sleeping_pids,
+                     status, wait_until_sleeping)
+from waiting_case import (ACQUIRE, CAPACITY, RATE, SLOT, TRY_ACQUIRE, WaiterTestCase,
+                          timed_error)
 
 # A client that prints its backend's pid and then waits; killed from outside.
 WAITING_CLIENT = """
@@ -49,47 +44,12 @@ def setUpModule():
     support.require_default_limits()
 
 
-def timed_error(conn, sql, args=None):
-    """Run a statement that should fail; return (SQLSTATE or None, seconds taken)."""
-    started = time.monotonic()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-    except psycopg2.Error as exc:
-        return exc.pgcode, time.monotonic() - started
-    return None, time.monotonic() - started
-
-
 def refilled(since, now):
     """The fewest tokens a key exhausted before `since` has regained by `now`."""
     return min(float(CAPACITY), RATE * (now - since))
 
 
-class FaultTest(unittest.TestCase):
-
-    def setUp(self):
-        self.conn = connect()
-        self.addCleanup(self.conn.close)
-
-    def exhaust(self, key):
-        """Take the whole of a fresh key; return the clock reading just after."""
-        self.assertTrue(scalar(self.conn, TRY_ACQUIRE, (key, CAPACITY)))
-        return time.monotonic()
-
-    def waiters(self, count, key, tokens=1, timeout=30):
-        """Open count waiting sessions (not started); they are closed at cleanup."""
-        threads = []
-        self.addCleanup(stop_statement_threads, threads)
-        for _ in range(count):
-            threads.append(StatementThread(ACQUIRE, (timeout, key, tokens)))
-        return threads
-
-    def join_all(self, threads, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self.assertEqual([t.outcome() for t in threads if t.is_alive()], [],
-                         "waiters still running after %.0f s" % timeout)
+class FaultTest(WaiterTestCase):
 
     def queue_of_twenty(self, key):
         """Exhaust key and queue 20 single-token waiters: about 2 s of grants.

@@ -12,19 +12,11 @@ Run with /usr/bin/python3 against the server scripts/test starts.
 import time
 import unittest
 
-import psycopg2
-
 import support
-from support import (INVALID_PARAMETER_VALUE, RATE_LIMIT_TIMEOUT, StatementThread, connect,
-                     fresh_key, poll_until, scalar, status, stop_statement_threads,
-                     wait_until_sleeping)
-
-CAPACITY = int(support.DEFAULTS["capacity"])
-RATE = support.DEFAULTS["refill_rate"]
-SLOT = 1.0 / RATE  # seconds between two single-token grants
-
-ACQUIRE = "SELECT hacienda_acquire(%s, %s, %s)"
-TRY_ACQUIRE = "SELECT hacienda_try_acquire(%s, %s)"
+from support import (INVALID_PARAMETER_VALUE, RATE_LIMIT_TIMEOUT, fresh_key, poll_until, scalar,
+                     status, wait_until_sleeping)
+from waiting_case import (ACQUIRE, CAPACITY, RATE, SLOT, TRY_ACQUIRE, WaiterTestCase,
+                          timed_error)
 
 
 def setUpModule():
@@ -32,35 +24,7 @@ def setUpModule():
     support.require_default_limits()
 
 
-def timed_error(conn, sql, args=None):
-    """Run a statement that should fail; return (SQLSTATE or None, seconds taken)."""
-    started = time.monotonic()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-    except psycopg2.Error as exc:
-        return exc.pgcode, time.monotonic() - started
-    return None, time.monotonic() - started
-
-
-class WaitingTest(unittest.TestCase):
-
-    def setUp(self):
-        self.conn = connect()
-        self.addCleanup(self.conn.close)
-
-    def exhaust(self, key):
-        """Take the whole of a fresh key; return the clock reading just after."""
-        self.assertTrue(scalar(self.conn, TRY_ACQUIRE, (key, CAPACITY)))
-        return time.monotonic()
-
-    def waiters(self, count, key, tokens=1, timeout=30):
-        """Open count waiting sessions (not started); they are closed at cleanup."""
-        threads = []
-        self.addCleanup(stop_statement_threads, threads)
-        for _ in range(count):
-            threads.append(StatementThread(ACQUIRE, (timeout, key, tokens)))
-        return threads
+class WaitingTest(WaiterTestCase):
 
     def start_in_order(self, threads, spacing=0.03):
         """Start threads one by one, each after the previous one sleeps in the queue."""
@@ -69,13 +33,6 @@ class WaitingTest(unittest.TestCase):
             thread.start()
             wait_until_sleeping(self.conn, [thread])
             time.sleep(max(0.0, next_start - time.monotonic()))
-
-    def join_all(self, threads, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self.assertEqual([t for t in threads if t.is_alive()], [],
-                         "waiters still running after %.0f s" % timeout)
 
     def test_waiters_return_in_arrival_order(self):
         """FIFO: 8 queued waiters return in arrival order, ~0.1 s apart, none times out."""

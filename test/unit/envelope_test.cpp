@@ -34,7 +34,7 @@ TEST(EnvelopeChecker, FlagsBurstAboveCapacity)
 TEST(EnvelopeChecker, FlagsTheSmallestExcess)
 {
 	const Limits limits = {1, 3};
-	std::vector<Grant> grants = {{0, 1}, {kE18 / 3, 1}};
+	std::vector<Grant> grants = {{0, 1}, {static_cast<int64_t>(kE18 / 3), 1}};
 
 	EnvelopeCheck check = check_envelope(grants, limits);
 
@@ -75,7 +75,7 @@ TEST(EnvelopeChecker, AgreesWithBruteForce)
 	EXPECT_LT(violations, 2900);
 }
 
-struct Run
+struct Scenario
 {
 	int64_t rate;
 	int64_t capacity;
@@ -83,23 +83,23 @@ struct Run
 	Spacing spacing;
 };
 
-class TryTakeEnvelope : public ::testing::TestWithParam<Run>
+class TryTakeEnvelope : public ::testing::TestWithParam<Scenario>
 {
 };
 
 /* Random requests of 1..max_tokens at random instants never break the envelope. */
 TEST_P(TryTakeEnvelope, NoWindowExceedsCapacityPlusRefill)
 {
-	const Run run = GetParam();
+	const Scenario run = GetParam();
 	const Limits limits = {run.capacity, run.rate};
-	Rng rng(run.rate ^ static_cast<uint64_t>(run.spacing));
+	Rng rng(static_cast<uint64_t>(run.rate) * 31 + static_cast<uint64_t>(run.spacing));
 	TokenBucket bucket;
 	std::vector<Grant> grants;
 	int64_t now = kStart;
 
 	bucket_init(bucket, limits, now);
 
-	for (int step = 0; step < 40000; step++)
+	for (int step = 0; step < 200000; step++)
 	{
 		now += next_gap(run.spacing, rng);
 		for (int64_t calls = rng.between(0, 4); calls > 0; calls--)
@@ -115,15 +115,15 @@ TEST_P(TryTakeEnvelope, NoWindowExceedsCapacityPlusRefill)
 
 	EXPECT_TRUE(check.ok) << "window [" << check.from_ns << ", " << check.to_ns << "]";
 	EXPECT_EQ(bucket.granted, grants.size());
-	EXPECT_GT(grants.size(), 1000u);
+	EXPECT_GT(grants.size(), 50u);
 }
 
 /* Under constant demand the grants up to any T are at least capacity + rate * T - 1. */
 TEST_P(TryTakeEnvelope, ConstantDemandGetsEverythingEarned)
 {
-	const Run run = GetParam();
+	const Scenario run = GetParam();
 	const Limits limits = {run.capacity, run.rate};
-	Rng rng(run.rate + 7);
+	Rng rng(static_cast<uint64_t>(run.rate) + 7);
 	TokenBucket bucket;
 	std::vector<Grant> grants;
 	int64_t now = kStart;
@@ -131,9 +131,9 @@ TEST_P(TryTakeEnvelope, ConstantDemandGetsEverythingEarned)
 
 	bucket_init(bucket, limits, now);
 
-	for (int step = 0; step < 40000; step++)
+	for (int step = 0; step < 200000; step++)
 	{
-		int64_t got = drain(bucket, limits, now, 10 * run.capacity);
+		int64_t got = take_all(bucket, limits, now);
 
 		grants.push_back({now, got});
 		total += got;
@@ -151,20 +151,20 @@ TEST_P(TryTakeEnvelope, ConstantDemandGetsEverythingEarned)
 }
 
 /* Capacities hold more than one gap's worth, so constant demand never overflows them. */
-const Run kRuns[] = {
+const Scenario kScenarios[] = {
 	{333333333, 3, 2, Spacing::Irregular},
 	{333333333, 3, 1, Spacing::ThirtySeven},
 	{per_second(7), 10, 4, Spacing::Irregular},
 	{per_second(7), 10, 3, Spacing::OneMilli},
 	{per_second(10), 20, 5, Spacing::ThirtySeven},
-	{per_second(10), 20, 5, Spacing::Tight},
+	{per_second(1000000), 50, 2, Spacing::Tight},
 	{per_second(1000), 100, 30, Spacing::Irregular},
 	{per_second(1000000), 120000, 40000, Spacing::Irregular},
 	{per_second(1000000), 3000, 1000, Spacing::OneMilli},
 };
 
-INSTANTIATE_TEST_SUITE_P(Runs, TryTakeEnvelope, ::testing::ValuesIn(kRuns),
-						 [](const ::testing::TestParamInfo<Run> &info) {
+INSTANTIATE_TEST_SUITE_P(Runs, TryTakeEnvelope, ::testing::ValuesIn(kScenarios),
+						 [](const ::testing::TestParamInfo<Scenario> &info) {
 							 return "rate" + std::to_string(info.param.rate) + "_" +
 									spacing_name(info.param.spacing);
 						 });

@@ -17,7 +17,7 @@ using namespace hacienda_test;
 using hacienda::bucket_init;
 
 /* Rates in nanotokens per second: 0.01, 1/3, 7, 10, 1000 and 10^6 tokens/s. */
-const int64_t kRates[] = {10000000,	 333333333,		  per_second(7),
+const int64_t kRates[] = {10000000,       333333333,        per_second(7),
 						  per_second(10), per_second(1000), per_second(1000000)};
 
 const Spacing kSpacings[] = {Spacing::Tight, Spacing::OneMilli, Spacing::ThirtySeven,
@@ -72,7 +72,8 @@ TEST_P(Exactness, DrainedBucketGrantsExactlyWhatWasEarned)
 INSTANTIATE_TEST_SUITE_P(RatesAndSpacings, Exactness,
 						 ::testing::Combine(::testing::ValuesIn(kRates),
 											::testing::ValuesIn(kSpacings)),
-						 [](const ::testing::TestParamInfo<Exactness::ParamType> &info) {
+						 [](const ::testing::TestParamInfo<Exactness::ParamType> &info)
+						 {
 							 return "rate" + std::to_string(std::get<0>(info.param)) + "_" +
 									spacing_name(std::get<1>(info.param));
 						 });

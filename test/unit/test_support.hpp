@@ -25,8 +25,8 @@ __extension__ typedef __int128 i128;
 
 /* Units spelled out independently of the constants in the core. */
 constexpr int64_t kSecond = 1000000000; /* nanoseconds */
-constexpr int64_t kMilli = 1000000;		/* nanoseconds */
-constexpr int64_t kToken = 1000000000;	/* nanotokens */
+constexpr int64_t kMilli = 1000000;     /* nanoseconds */
+constexpr int64_t kToken = 1000000000;  /* nanotokens */
 constexpr i128 kE18 = static_cast<i128>(kSecond) * kToken;
 
 /* An arbitrary, non-zero start so that nothing depends on time zero. */
@@ -77,6 +77,24 @@ drain(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t at_most
 	return granted;
 }
 
+/*
+ * Take everything there is in whole tokens, in at most 63 requests of
+ * descending powers of two; returns the number of tokens granted.
+ */
+inline int64_t
+take_all(TokenBucket &bucket, const Limits &limits, int64_t now_ns)
+{
+	int64_t top = 1;
+	int64_t granted = 0;
+
+	while (top <= limits.capacity / 2)
+		top *= 2;
+	for (int64_t tokens = top; tokens >= 1; tokens /= 2)
+		if (hacienda::bucket_try_take(bucket, limits, now_ns, tokens))
+			granted += tokens;
+	return granted;
+}
+
 /* A deterministic generator (splitmix64), identical on every platform. */
 class Rng
 {
@@ -85,7 +103,8 @@ public:
 	{
 	}
 
-	uint64_t next()
+	uint64_t
+	next()
 	{
 		uint64_t z = (state_ += UINT64_C(0x9E3779B97F4A7C15));
 
@@ -95,7 +114,8 @@ public:
 	}
 
 	/* Uniform in [lo, hi]; the tiny modulo bias does not matter here. */
-	int64_t between(int64_t lo, int64_t hi)
+	int64_t
+	between(int64_t lo, int64_t hi)
 	{
 		uint64_t span = static_cast<uint64_t>(hi - lo) + 1;
 
@@ -109,10 +129,10 @@ private:
 /* How far apart successive calls are in a simulated run. */
 enum class Spacing
 {
-	Tight,		   /* 1 ns apart */
-	OneMilli,	   /* 1 ms apart */
-	ThirtySeven,   /* 37 ms apart */
-	Irregular	   /* 0 .. 50 ms, pseudo-random, often zero or tiny */
+	Tight,       /* 1 ns apart */
+	OneMilli,    /* 1 ms apart */
+	ThirtySeven, /* 37 ms apart */
+	Irregular    /* 0 .. 50 ms, pseudo-random, often zero or tiny */
 };
 
 constexpr int64_t kMaxGap = 50 * kMilli;
@@ -233,9 +253,8 @@ envelope_holds_brute_force(const std::vector<Grant> &grants, const Limits &limit
 			for (const Grant &g : grants)
 				if (g.at >= a.at && g.at <= b.at)
 					sum += g.tokens;
-			if (sum * kE18 >
-				static_cast<i128>(limits.capacity) * kE18 +
-					static_cast<i128>(limits.rate) * (b.at - a.at))
+			if (sum * kE18 > static_cast<i128>(limits.capacity) * kE18 +
+								 static_cast<i128>(limits.rate) * (b.at - a.at))
 				return false;
 		}
 	return true;
