@@ -257,6 +257,25 @@ bucket_peek(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noe
 			time_until_level(view, capacity_units(view.limits))};
 }
 
+int64_t
+bucket_wait_for(const TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+				int64_t tokens) noexcept
+{
+	TokenBucket view = bucket;
+
+	advance(view, limits, now_ns);
+	return time_until_level(view, tokens * kUnitsPerToken);
+}
+
+bool
+bucket_is_idle(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
+{
+	TokenBucket view = bucket;
+
+	advance(view, limits, now_ns);
+	return view.waiting == 0 && view.level == capacity_units(view.limits);
+}
+
 /* Exported for callers that add a wait to a clock reading. */
 int64_t
 deadline_after(int64_t now_ns, int64_t wait_ns) noexcept

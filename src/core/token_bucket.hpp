@@ -131,6 +131,16 @@ void bucket_refill(TokenBucket &bucket, const Limits &limits, int64_t now_ns) no
 /* Look at a bucket as it would be at now_ns, changing nothing. */
 Snapshot bucket_peek(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
 
+/* Nanoseconds until a new caller could take tokens, changing nothing. */
+int64_t bucket_wait_for(const TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+						int64_t tokens) noexcept;
+
+/*
+ * Whether the bucket is full with nobody waiting at now_ns.  Such a bucket is
+ * indistinguishable from a fresh one, apart from its counters.
+ */
+bool bucket_is_idle(const TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
+
 /* now_ns + wait_ns, saturating instead of overflowing. */
 int64_t deadline_after(int64_t now_ns, int64_t wait_ns) noexcept;
 
