@@ -7,18 +7,25 @@ OBJS = \
 	src/pg/acquire.o \
 	src/pg/arguments.o \
 	src/pg/boundary.o \
+	src/pg/bucket_list.o \
+	src/pg/bucket_view.o \
+	src/pg/configure.o \
 	src/pg/module.o \
+	src/pg/persistence.o \
+	src/pg/reports.o \
 	src/pg/settings.o \
 	src/pg/shared_state.o \
+	src/pg/state_file.o \
 	src/pg/status.o \
+	src/pg/throttle.o \
 	src/pg/waiting.o
 
 EXTENSION = hacienda_ratelimit
-DATA = hacienda_ratelimit--1.0.sql
+DATA = hacienda_ratelimit--1.0.sql hacienda_ratelimit--1.0--1.1.sql
 PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
 # pg_regress runs against a server that preloads the library; see scripts/test.
-REGRESS = api errors privileges rollback
+REGRESS = api errors privileges rollback configure upgrade
 REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 TAP_TESTS = 1

@@ -24,6 +24,9 @@ constexpr double kMaxRate = 1000000; /* tokens per second */
 /* The longest wait anyone may ask for: the same bound as statement_timeout. */
 constexpr double kMaxTimeoutSeconds = 2147483.647;
 
+/* The most buckets shared memory may be sized for. */
+constexpr int kMaxBuckets = 1000000;
+
 /* Bucket names are stored inline, so their length is bounded. */
 constexpr std::size_t kMaxKeyBytes = 255;
 

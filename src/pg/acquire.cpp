@@ -7,11 +7,12 @@
  */
 #include "postgres_headers.hpp"
 
+#include "acquire.hpp"
 #include "arguments.hpp"
 #include "boundary.hpp"
 #include "clock.hpp"
+#include "reports.hpp"
 #include "settings.hpp"
-#include "shared_state.hpp"
 #include "waiting.hpp"
 
 namespace hacienda
@@ -22,28 +23,6 @@ namespace
 
 /* The SQLSTATE of a wait that cannot finish within its timeout. */
 #define ERRCODE_RATE_LIMIT_TIMEOUT MAKE_SQLSTATE('R', 'L', '0', '0', '1')
-
-/* A standby's buckets would be a second, separate limit. */
-void
-require_primary()
-{
-	if (!RecoveryInProgress())
-		return;
-
-	ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-					errmsg("cannot acquire rate-limit tokens during recovery"),
-					errdetail("A standby server's buckets are not shared with the primary."),
-					errhint("Acquire tokens on the primary server.")));
-}
-
-void
-report_table_full()
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OUT_OF_MEMORY), errmsg("too many rate-limit buckets"),
-			 errdetail("All %d buckets of the shared table are in use.", max_buckets_setting()),
-			 errhint("Raise \"hacienda_ratelimit.max_buckets\" and restart the server.")));
-}
 
 void
 report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns)
@@ -62,72 +41,83 @@ report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_
 		 errhint("Retry later, or allow a longer timeout.")));
 }
 
-/* Run one request against its bucket: take, reserve, or refuse. */
-Decision
-decide(const BucketKey *key, const Limits &limits, int32 tokens, int64 max_wait_ns, bool may_wait)
-{
-	int64 now_ns = monotonic_now_ns();
-	BucketEntry *entry = lock_bucket_for_update(key, limits, now_ns);
-	Decision decision;
-
-	if (entry == NULL)
-		report_table_full();
-
-	SpinLockAcquire(&entry->mutex);
-	if (may_wait)
-		decision = bucket_reserve(entry->bucket, limits, now_ns, tokens, max_wait_ns);
-	else if (bucket_try_take(entry->bucket, limits, now_ns, tokens))
-		decision = {Outcome::Granted, 0, now_ns};
-	else
-		decision = {Outcome::Refused, 0, now_ns};
-	SpinLockRelease(&entry->mutex);
-
-	unlock_buckets();
-	return decision;
-}
-
 Datum
 try_acquire(FunctionCallInfo fcinfo)
 {
 	BucketKey key;
-	Limits limits;
 	int32 tokens;
+	Request request;
 
 	require_shared_state();
 	fetch_key(fcinfo, 0, &key);
-	limits = default_limits();
-	tokens = fetch_tokens(fcinfo, 1, limits, &key);
-	require_primary();
+	tokens = fetch_tokens(fcinfo, 1);
+	require_primary("acquire rate-limit tokens");
 
-	PG_RETURN_BOOL(decide(&key, limits, tokens, 0, false).outcome == Outcome::Granted);
+	request = run_request(&key, tokens, RequestKind::Take, 0);
+	PG_RETURN_BOOL(request.decision.outcome == Outcome::Granted);
 }
 
 Datum
 acquire(FunctionCallInfo fcinfo)
 {
 	BucketKey key;
-	Limits limits;
 	int32 tokens;
 	int64 timeout_ns;
-	Decision decision;
+	Request request;
 
 	require_shared_state();
 	timeout_ns = fetch_timeout_ns(fcinfo, 0);
 	fetch_key(fcinfo, 1, &key);
-	limits = default_limits();
-	tokens = fetch_tokens(fcinfo, 2, limits, &key);
-	require_primary();
+	tokens = fetch_tokens(fcinfo, 2);
+	require_primary("acquire rate-limit tokens");
 
-	decision = decide(&key, limits, tokens, timeout_ns, true);
-	if (decision.outcome == Outcome::Refused)
-		report_timeout(&key, tokens, timeout_ns, decision.wait_ns);
-	if (decision.outcome == Outcome::MustWait)
-		wait_for_reservation(&key, tokens, decision.ready_ns);
+	request = run_request(&key, tokens, RequestKind::Reserve, timeout_ns);
+	if (request.decision.outcome == Outcome::Refused)
+		report_timeout(&key, tokens, timeout_ns, request.decision.wait_ns);
+	if (request.decision.outcome == Outcome::MustWait)
+		wait_for_reservation(&key, tokens, request.decision.ready_ns);
 
 	PG_RETURN_BOOL(true);
 }
 
 } /* namespace */
+
+Request
+run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait_ns)
+{
+	Limits defaults = default_limits();
+	int64 now_ns = monotonic_now_ns();
+	BucketEntry *entry = lock_bucket_for_update(key, defaults, now_ns);
+	Request request;
+
+	if (entry == NULL)
+		report_table_full();
+
+	SpinLockAcquire(&entry->mutex);
+	request.limits = entry_limits(entry, defaults);
+	request.oversized = tokens > request.limits.capacity;
+	if (request.oversized)
+		request.decision = {Outcome::Refused, 0, now_ns};
+	else if (kind == RequestKind::Reserve)
+		request.decision =
+			bucket_reserve(entry->bucket, request.limits, now_ns, tokens, max_wait_ns);
+	else if (bucket_try_take(entry->bucket, request.limits, now_ns, tokens))
+		request.decision = {Outcome::Granted, 0, now_ns};
+	else
+		request.decision = {Outcome::Refused, 0, now_ns};
+	if (kind == RequestKind::Throttle)
+		request.after = bucket_peek(entry->bucket, request.limits, now_ns);
+	if (kind == RequestKind::Throttle && request.decision.outcome == Outcome::Refused &&
+		!request.oversized)
+		request.decision.wait_ns = bucket_wait_for(entry->bucket, request.limits, now_ns, tokens);
+	SpinLockRelease(&entry->mutex);
+
+	unlock_buckets();
+
+	if (request.oversized)
+		report_oversized(key, tokens, request.limits.capacity);
+	return request;
+}
 
 } /* namespace hacienda */
 

@@ -55,37 +55,46 @@ fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key)
 }
 
 int32
-fetch_tokens(FunctionCallInfo fcinfo, int argno, const Limits &limits, const BucketKey *key)
+fetch_tokens(FunctionCallInfo fcinfo, int argno)
 {
 	int32 tokens;
 
 	require_not_null(fcinfo, argno, "tokens");
 	tokens = PG_GETARG_INT32(argno);
 
-	switch (check_tokens(tokens, limits.capacity))
-	{
-		case TokensCheck::Ok:
-			break;
-		case TokensCheck::BelowOne:
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("number of tokens must be at least 1"),
-							errdetail("The request was for %d tokens.", tokens)));
-			break;
-		case TokensCheck::AboveCapacity:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot request more tokens than the bucket holds"),
-					 errdetail("The request was for %d tokens, but bucket \"%.*s\" holds at most "
-							   "%lld.",
-							   tokens, static_cast<int>(key->len), key->data,
-							   static_cast<long long>(limits.capacity)),
-					 errhint("Request at most %lld tokens, or raise "
-							 "\"hacienda_ratelimit.capacity\".",
-							 static_cast<long long>(limits.capacity))));
-			break;
-	}
+	/* The bucket's capacity is checked under its lock; see report_oversized. */
+	if (tokens < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("number of tokens must be at least 1"),
+						errdetail("The request was for %d tokens.", tokens)));
 
 	return tokens;
+}
+
+Limits
+fetch_limits(FunctionCallInfo fcinfo, int capacity_argno, int rate_argno)
+{
+	int32 capacity;
+	float8 rate;
+	Limits limits;
+
+	require_not_null(fcinfo, capacity_argno, "capacity");
+	require_not_null(fcinfo, rate_argno, "refill_rate");
+	capacity = PG_GETARG_INT32(capacity_argno);
+	rate = PG_GETARG_FLOAT8(rate_argno);
+
+	if (capacity < 1 || capacity > kMaxCapacity)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("capacity must be between 1 and %lld tokens",
+							   static_cast<long long>(kMaxCapacity)),
+						errdetail("The capacity given was %d.", capacity)));
+	if (!make_limits(capacity, rate, &limits))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("refill rate must be between %s and %s tokens per second",
+							   float8out_internal(kMinRate), float8out_internal(kMaxRate)),
+						errdetail("The refill rate given was %s.", float8out_internal(rate))));
+
+	return limits;
 }
 
 int64

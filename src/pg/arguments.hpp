@@ -18,8 +18,11 @@ namespace hacienda
 /* The bucket name in argument argno. */
 void fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key);
 
-/* The token count in argument argno, checked against limits' capacity. */
-int32 fetch_tokens(FunctionCallInfo fcinfo, int argno, const Limits &limits, const BucketKey *key);
+/* The token count in argument argno; at least 1, not yet checked against a capacity. */
+int32 fetch_tokens(FunctionCallInfo fcinfo, int argno);
+
+/* A capacity and a refill rate in tokens per second, as validated limits. */
+Limits fetch_limits(FunctionCallInfo fcinfo, int capacity_argno, int rate_argno);
 
 /* The timeout in seconds in argument argno, as nanoseconds. */
 int64 fetch_timeout_ns(FunctionCallInfo fcinfo, int argno);

@@ -21,8 +21,6 @@ int capacity_setting = 20;
 double refill_rate_setting = 10.0;
 int max_buckets = 1000;
 
-constexpr int kMaxBucketsLimit = 1000000;
-
 } /* namespace */
 
 void
@@ -40,7 +38,7 @@ define_settings()
 
 	DefineCustomIntVariable("hacienda_ratelimit.max_buckets",
 							"Largest number of distinct keys the shared bucket table holds.", NULL,
-							&max_buckets, max_buckets, 1, kMaxBucketsLimit, PGC_POSTMASTER, 0, NULL,
+							&max_buckets, max_buckets, 1, kMaxBuckets, PGC_POSTMASTER, 0, NULL,
 							NULL, NULL);
 
 	MarkGUCPrefixReserved("hacienda_ratelimit");

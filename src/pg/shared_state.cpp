@@ -4,23 +4,33 @@
  *
  * Locking protocol
  * ----------------
- * One LWLock, from the tranche named "hacienda_ratelimit", guards the hash
- * table itself:
- *	- looking a bucket up needs it in shared mode;
- *	- inserting (or, later, removing) a bucket needs it in exclusive mode.
- * Each entry has a spinlock that guards its TokenBucket.  Reading or changing
- * a bucket needs the table lock in either mode plus the entry's spinlock, so
- * callers on different keys never wait for each other.  Code under a
- * spinlock only calls the noexcept core; nothing between acquiring and
- * releasing either lock can raise an error.
+ * Two LWLocks come from the tranche named "hacienda_ratelimit".
  *
- * Entries are never removed, so a waiter may look its bucket up again later
- * by key and find it.
+ * The table lock guards the hash table itself:
+ *	- looking a bucket up, or scanning the table, needs it in shared mode;
+ *	- inserting or evicting a bucket needs it in exclusive mode.
+ * Each entry has a spinlock that guards everything in it but the key.
+ * Reading or changing a bucket needs the table lock in either mode plus the
+ * entry's spinlock, so callers on different keys never wait for each other.
+ * Code under a spinlock only calls the noexcept core.
+ *
+ * The configuration lock serialises the writers of the state file, so that
+ * the file and shared memory change in the same order; it is taken before the
+ * table lock, never after.
+ *
+ * Nothing between acquiring and releasing any of these locks raises an error.
+ *
+ * A bucket is evicted only when it is idle (full, nobody waiting) and has no
+ * limits of its own: it then equals a fresh bucket, apart from its counters,
+ * which are added to the evicted totals.  So a waiter can always find its
+ * bucket again by key.
  */
 #include "postgres_headers.hpp"
 
 #include <cstring>
 
+#include "clock.hpp"
+#include "persistence.hpp"
 #include "settings.hpp"
 #include "shared_state.hpp"
 
@@ -34,7 +44,9 @@ constexpr const char *kTrancheName = "hacienda_ratelimit";
 
 struct SharedHeader
 {
-	LWLock *lock;
+	LWLock *table_lock;
+	LWLock *config_lock;
+	EvictedTotals evicted; /* under table_lock, exclusive to change */
 };
 
 SharedHeader *shared_header = NULL;
@@ -77,7 +89,7 @@ request_shared_memory()
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(shared_size());
-	RequestNamedLWLockTranche(kTrancheName, 1);
+	RequestNamedLWLockTranche(kTrancheName, 2);
 }
 
 void
@@ -94,7 +106,13 @@ create_shared_memory()
 	shared_header = static_cast<SharedHeader *>(
 		ShmemInitStruct("hacienda_ratelimit", sizeof(SharedHeader), &found));
 	if (!found)
-		shared_header->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(kTrancheName);
+
+		memset(shared_header, 0, sizeof(*shared_header));
+		shared_header->table_lock = &locks[0].lock;
+		shared_header->config_lock = &locks[1].lock;
+	}
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(BucketKey);
@@ -106,6 +124,58 @@ create_shared_memory()
 					  &info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_FIXED_SIZE);
 
 	LWLockRelease(AddinShmemInitLock);
+
+	/*
+	 * The postmaster loads the saved state when it creates shared memory, at
+	 * start and again after a crash, and saves it when it shuts down.
+	 */
+	if (!found)
+		load_state();
+	if (!IsUnderPostmaster)
+		on_shmem_exit(save_state_at_shutdown, (Datum)0);
+}
+
+/* Start a bucket in a new entry; the caller holds the table lock exclusively. */
+void
+init_entry(BucketEntry *entry, const Limits &limits, int64 now_ns)
+{
+	SpinLockInit(&entry->mutex);
+	entry->configured = false;
+	memset(&entry->configured_limits, 0, sizeof(entry->configured_limits));
+	bucket_init(entry->bucket, limits, now_ns);
+}
+
+/*
+ * Make room by evicting one idle bucket without limits of its own.  The
+ * caller holds the table lock exclusively.  Returns false if none qualifies.
+ */
+bool
+evict_one(const Limits &defaults, int64 now_ns)
+{
+	HASH_SEQ_STATUS scan;
+	BucketEntry *entry;
+	BucketKey victim;
+	bool found = false;
+
+	hash_seq_init(&scan, bucket_table);
+	while ((entry = static_cast<BucketEntry *>(hash_seq_search(&scan))) != NULL)
+	{
+		/* No spinlock needed: with the table lock exclusive, nobody else is here. */
+		if (entry->configured || !bucket_is_idle(entry->bucket, defaults, now_ns))
+			continue;
+
+		shared_header->evicted.buckets++;
+		shared_header->evicted.granted += entry->bucket.granted;
+		shared_header->evicted.rejected += entry->bucket.rejected;
+		victim = entry->key;
+		found = true;
+		hash_seq_term(&scan);
+		break;
+	}
+
+	if (found)
+		hash_search(bucket_table, &victim, HASH_REMOVE, NULL);
+	return found;
 }
 
 } /* namespace */
@@ -147,40 +217,76 @@ lock_bucket_for_update(const BucketKey *key, const Limits &limits, int64 now_ns)
 	BucketEntry *entry;
 	bool found;
 
-	LWLockAcquire(shared_header->lock, LW_SHARED);
+	LWLockAcquire(shared_header->table_lock, LW_SHARED);
 	entry = static_cast<BucketEntry *>(hash_search(bucket_table, key, HASH_FIND, NULL));
 	if (entry != NULL)
 		return entry;
 
 	/* A new key: retake the lock exclusively; someone may have added it meanwhile. */
-	LWLockRelease(shared_header->lock);
-	LWLockAcquire(shared_header->lock, LW_EXCLUSIVE);
+	LWLockRelease(shared_header->table_lock);
+	LWLockAcquire(shared_header->table_lock, LW_EXCLUSIVE);
 	entry = static_cast<BucketEntry *>(hash_search(bucket_table, key, HASH_ENTER_NULL, &found));
+	if (entry == NULL && evict_one(limits, now_ns))
+		entry = static_cast<BucketEntry *>(hash_search(bucket_table, key, HASH_ENTER_NULL, &found));
 	if (entry == NULL)
 	{
-		LWLockRelease(shared_header->lock);
+		LWLockRelease(shared_header->table_lock);
 		return NULL;
 	}
 
 	if (!found)
-	{
-		SpinLockInit(&entry->mutex);
-		bucket_init(entry->bucket, limits, now_ns);
-	}
+		init_entry(entry, limits, now_ns);
 	return entry;
 }
 
 BucketEntry *
 lock_bucket_for_reading(const BucketKey *key)
 {
-	LWLockAcquire(shared_header->lock, LW_SHARED);
+	LWLockAcquire(shared_header->table_lock, LW_SHARED);
 	return static_cast<BucketEntry *>(hash_search(bucket_table, key, HASH_FIND, NULL));
+}
+
+void
+lock_buckets_for_scan(HASH_SEQ_STATUS *scan)
+{
+	LWLockAcquire(shared_header->table_lock, LW_SHARED);
+	hash_seq_init(scan, bucket_table);
+}
+
+void
+lock_buckets_shared()
+{
+	LWLockAcquire(shared_header->table_lock, LW_SHARED);
 }
 
 void
 unlock_buckets()
 {
-	LWLockRelease(shared_header->lock);
+	LWLockRelease(shared_header->table_lock);
+}
+
+EvictedTotals
+evicted_totals()
+{
+	return shared_header->evicted;
+}
+
+int
+bucket_capacity()
+{
+	return max_buckets_setting();
+}
+
+LWLock *
+config_lock()
+{
+	return shared_header->config_lock;
+}
+
+void
+set_evicted_totals(const EvictedTotals &totals)
+{
+	shared_header->evicted = totals;
 }
 
 } /* namespace hacienda */

@@ -26,12 +26,29 @@ struct BucketKey
 struct BucketEntry
 {
 	BucketKey key;
-	slock_t mutex; /* protects bucket */
+	slock_t mutex;            /* protects every field below */
+	bool configured;          /* own limits set by hacienda_configure */
+	Limits configured_limits; /* valid when configured */
 	TokenBucket bucket;
 };
 
 static_assert(std::is_trivially_copyable<BucketEntry>::value, "BucketEntry lives in shared memory");
 static_assert(std::is_standard_layout<BucketEntry>::value, "BucketEntry lives in shared memory");
+
+/* Counters of buckets that were evicted to make room, summed. */
+struct EvictedTotals
+{
+	uint64 buckets;
+	uint64 granted;
+	uint64 rejected;
+};
+
+/* The limits a bucket works under; the caller holds entry->mutex. */
+inline Limits
+entry_limits(const BucketEntry *entry, const Limits &defaults)
+{
+	return entry->configured ? entry->configured_limits : defaults;
+}
 
 /* Install the shared memory hooks; called from _PG_init while preloading. */
 void install_shared_state_hooks();
@@ -44,8 +61,9 @@ void key_from_text(BucketKey *key, const text *value);
 
 /*
  * Return the bucket for key with the table lock held, creating the bucket
- * (full, under limits) if it does not exist yet.  Returns NULL with no lock
- * held if the table is full.  The caller releases with unlock_buckets().
+ * (full, under limits) if it does not exist yet; when the table is full, an
+ * idle bucket without limits of its own makes room.  Returns NULL with no
+ * lock held if no room can be made.  The caller releases with unlock_buckets().
  */
 BucketEntry *lock_bucket_for_update(const BucketKey *key, const Limits &limits, int64 now_ns);
 
@@ -55,7 +73,28 @@ BucketEntry *lock_bucket_for_update(const BucketKey *key, const Limits &limits, 
  */
 BucketEntry *lock_bucket_for_reading(const BucketKey *key);
 
+/*
+ * Take the table lock in shared mode for a scan with hash_seq_search; the
+ * caller releases with unlock_buckets().
+ */
+void lock_buckets_for_scan(HASH_SEQ_STATUS *scan);
+
+/* Take the table lock in shared mode, for evicted_totals(). */
+void lock_buckets_shared();
+
 void unlock_buckets();
+
+/* The totals of evicted buckets; the caller holds the table lock. */
+EvictedTotals evicted_totals();
+
+/* The number of buckets shared memory holds at most. */
+int bucket_capacity();
+
+/* The lock that serialises writers of the state file; see shared_state.cpp. */
+LWLock *config_lock();
+
+/* Restore the evicted totals; only while loading saved state. */
+void set_evicted_totals(const EvictedTotals &totals);
 
 } /* namespace hacienda */
 

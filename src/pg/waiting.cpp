@@ -37,14 +37,14 @@ void
 give_back(int, Datum arg)
 {
 	const Reservation *reservation = reinterpret_cast<const Reservation *>(DatumGetPointer(arg));
-	Limits limits = default_limits();
+	Limits defaults = default_limits();
 	BucketEntry *entry = lock_bucket_for_reading(&reservation->key);
 
 	if (entry != NULL)
 	{
 		SpinLockAcquire(&entry->mutex);
-		bucket_cancel_wait(entry->bucket, limits, monotonic_now_ns(), reservation->tokens,
-						   reservation->ready_ns);
+		bucket_cancel_wait(entry->bucket, entry_limits(entry, defaults), monotonic_now_ns(),
+						   reservation->tokens, reservation->ready_ns);
 		SpinLockRelease(&entry->mutex);
 	}
 	unlock_buckets();
