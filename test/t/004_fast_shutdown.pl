@@ -105,14 +105,14 @@ unlike($log, qr/terminated by signal|server process .* exited with exit code/,
 	'no backend crashed during shutdown');
 like($log, qr/database system is shut down/, 'the server shut down cleanly');
 
-# Start again: the extension works with fresh buckets.
+# Start again: buckets are full, and the counters saved at shutdown are back.
 $node->start;
 is($node->safe_psql('postgres', q{SELECT hacienda_try_acquire('k1')}),
 	't', 'after the restart key k1 is full again');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT tokens < 1, total_requests, waiting FROM hacienda_status('k1')}),
-	't|1|0', 'hacienda_status works after the restart');
+	't|2|0', 'hacienda_status works after the restart and kept the saved counter');
 
 $node->stop;
 done_testing();

@@ -105,6 +105,7 @@ is( $node->safe_psql(
 # --- max_buckets needs a restart.
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM SET hacienda_ratelimit.max_buckets = 5;
+	ALTER SYSTEM SET hacienda_ratelimit.refill_rate = 0.001;
 	SELECT pg_reload_conf();
 });
 ok( $node->poll_query_until(
@@ -122,14 +123,16 @@ $node->restart;
 is($node->safe_psql('postgres', 'SHOW hacienda_ratelimit.max_buckets'),
 	'5', 'after a restart max_buckets is 5');
 
-# The table was rebuilt with room for exactly 5 keys.  hacienda_status
-# creates no bucket, so looking at a sixth key first changes nothing.
+# The table was rebuilt with room for exactly 5 keys.  Each key spends 2 of
+# its 3 tokens, and at 0.001 tokens/s none refills: a bucket that is not full
+# is in use and cannot be evicted.  hacienda_status creates no bucket, so
+# looking at a sixth key first changes nothing.
 is( $node->safe_psql(
 		'postgres',
-		q{SELECT count(*) FILTER (WHERE hacienda_try_acquire('m' || i))
+		q{SELECT count(*) FILTER (WHERE hacienda_try_acquire('m' || i, 2))
 		  FROM generate_series(1, 5) AS i}),
 	'5',
-	'five distinct keys get buckets');
+	'five distinct keys get buckets, each in use');
 is($node->safe_psql('postgres', q{SELECT tokens FROM hacienda_status('m6')}),
 	'3', 'hacienda_status of a sixth key works (it needs no bucket)');
 
@@ -163,7 +166,9 @@ my @hints = $stderr =~ /^HINT:  (.*)$/mg;
 is(scalar(@hints), 3, 'each failure has a HINT');
 like($_, qr/"hacienda_ratelimit\.max_buckets"/, 'the HINT names max_buckets')
   foreach @hints;
-like($stderr, qr/^DETAIL:  All 5 buckets of the shared table are in use\.$/m,
+like(
+	$stderr,
+	qr/^DETAIL:  All 5 buckets are in use, and none is idle without limits of its own\.$/m,
 	'the DETAIL gives the table size');
 unlike($stderr, qr/FATAL|PANIC/, 'no FATAL or PANIC');
 my @pids = $stdout =~ /^pid=(\d+)$/mg;
