@@ -25,7 +25,7 @@ DATA = hacienda_ratelimit--1.0.sql hacienda_ratelimit--1.0--1.1.sql
 PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
 # pg_regress runs against a server that preloads the library; see scripts/test.
-REGRESS = api errors privileges rollback configure upgrade
+REGRESS = api errors privileges rollback configure upgrade hostile_input security
 REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 TAP_TESTS = 1
