@@ -7,7 +7,9 @@
 set -euo pipefail
 
 HR_PG_MAJOR=15
-HR_PG_BIN=/usr/lib/postgresql/$HR_PG_MAJOR/bin
+# Another PostgreSQL 15 build, and another port, may be named in the environment.
+HR_PG_BIN=${HR_PG_BIN:-/usr/lib/postgresql/$HR_PG_MAJOR/bin}
+HR_PORT=${HR_PORT:-5499}
 HR_PACKAGES=(postgresql-$HR_PG_MAJOR postgresql-server-dev-$HR_PG_MAJOR libkrb5-dev
 	g++ make cmake libgtest-dev python3-psycopg2 libipc-run-perl)
 
@@ -78,7 +80,7 @@ hr_start_server() {
 	{
 		echo "listen_addresses = ''"
 		echo "unix_socket_directories = '$datadir'"
-		echo "port = 5499"
+		echo "port = $HR_PORT"
 		echo "shared_preload_libraries = 'hacienda_ratelimit'"
 		echo "max_connections = 300"
 		echo "fsync = off"
@@ -86,7 +88,7 @@ hr_start_server() {
 	} | hr_as_server_user tee -a "$datadir/postgresql.conf" >/dev/null
 	hr_as_server_user "$HR_PG_BIN/pg_ctl" -D "$datadir" -l "$HR_WORKDIR/server.log" \
 		-w -s start
-	export PGHOST=$datadir PGPORT=5499 PGUSER=postgres PGDATABASE=postgres
+	export PGHOST=$datadir PGPORT=$HR_PORT PGUSER=postgres PGDATABASE=postgres
 }
 
 hr_stop_server() {
