@@ -29,7 +29,6 @@ bucket_list(FunctionCallInfo fcinfo)
 	HASH_SEQ_STATUS scan;
 	BucketEntry *entry;
 	int64 now_ns;
-	TimestampTz now_us;
 
 	require_shared_state();
 	InitMaterializedSRF(fcinfo, 0);
@@ -45,13 +44,12 @@ bucket_list(FunctionCallInfo fcinfo)
 	unlock_buckets();
 
 	now_ns = monotonic_now_ns();
-	now_us = GetCurrentTimestamp();
 	for (int i = 0; i < count; i++)
 	{
 		Datum values[kStatusColumns + 1];
 		bool nulls[kStatusColumns + 1];
 
-		status_columns(views[i], now_ns, now_us, values, nulls);
+		status_columns(views[i], now_ns, values, nulls);
 		values[kStatusColumns] = BoolGetDatum(views[i].configured);
 		nulls[kStatusColumns] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -8,6 +8,7 @@
 
 #include "bucket_view.hpp"
 #include "clock.hpp"
+#include "key_encoding.hpp"
 #include "settings.hpp"
 
 namespace hacienda
@@ -49,14 +50,16 @@ view_bucket(const BucketKey *key, int64 now_ns)
 }
 
 void
-status_columns(const BucketView &view, int64 now_ns, TimestampTz now_us, Datum *values, bool *nulls)
+status_columns(const BucketView &view, int64 now_ns, Datum *values, bool *nulls)
 {
 	Snapshot snap = bucket_peek(view.bucket, view.limits, now_ns);
 	const TokenBucket &bucket = view.bucket;
 	double tokens = snap.level > 0 ? static_cast<double>(snap.level) / kUnitsPerToken : 0.0;
+	text *key = key_text_for_database(view.key.data, view.key.len);
 
 	memset(nulls, 0, sizeof(bool) * kStatusColumns);
-	values[0] = PointerGetDatum(cstring_to_text_with_len(view.key.data, view.key.len));
+	values[0] = PointerGetDatum(key);
+	nulls[0] = key == NULL;
 	values[1] = Float8GetDatum(tokens);
 	values[2] = Int32GetDatum(static_cast<int32>(view.limits.capacity));
 	values[3] = Float8GetDatum(rate_to_per_second(view.limits.rate));
@@ -66,7 +69,7 @@ status_columns(const BucketView &view, int64 now_ns, TimestampTz now_us, Datum *
 	if (bucket.last_grant_ns == INT64_MIN)
 		nulls[7] = true;
 	else
-		values[7] = TimestampTzGetDatum(wall_time_of(bucket.last_grant_ns, now_ns, now_us));
+		values[7] = TimestampTzGetDatum(wall_time_of(bucket.last_grant_ns, wall_clock_anchor()));
 	values[8] = Float8GetDatum(100.0 * (1.0 - tokens / view.limits.capacity));
 	values[9] = Float8GetDatum(ns_to_seconds(snap.retry_after_ns));
 }

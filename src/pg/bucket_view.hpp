@@ -31,8 +31,7 @@ BucketView view_bucket(const BucketKey *key, int64 now_ns);
 BucketView view_entry(BucketEntry *entry, const Limits &defaults);
 
 /* Fill the first kStatusColumns values and nulls that describe view at now. */
-void status_columns(const BucketView &view, int64 now_ns, TimestampTz now_us, Datum *values,
-					bool *nulls);
+void status_columns(const BucketView &view, int64 now_ns, Datum *values, bool *nulls);
 
 } /* namespace hacienda */
 

@@ -26,20 +26,38 @@ monotonic_now_ns()
 }
 
 /*
- * The wall-clock time, in PostgreSQL's microseconds, of the monotonic instant
- * then_ns, given that the monotonic now_ns and the wall-clock now_us agree.
+ * How far the wall clock, in PostgreSQL's microseconds, is ahead of the
+ * monotonic clock.  Measured once when shared memory is created, so that every
+ * backend and every read labels one monotonic instant with the same wall-clock
+ * time.  A later step of the wall clock is not followed until the next start.
  */
 inline int64_t
-wall_time_of(int64_t then_ns, int64_t now_ns, int64_t now_us)
+clock_anchor_us(int64_t now_ns, int64_t now_us)
 {
-	return now_us - (now_ns - then_ns) / 1000;
+	return now_us - now_ns / 1000;
 }
 
-/* The inverse of wall_time_of. */
+/* The wall-clock time, in PostgreSQL's microseconds, of the monotonic then_ns. */
 inline int64_t
-monotonic_time_of(int64_t then_us, int64_t now_us, int64_t now_ns)
+wall_time_of(int64_t then_ns, int64_t anchor_us)
 {
-	return now_ns - (now_us - then_us) * 1000;
+	return anchor_us + then_ns / 1000;
+}
+
+/*
+ * The inverse of wall_time_of.  An instant too far from the anchor for
+ * nanoseconds in 64 bits (about 292 years) is clamped.
+ */
+inline int64_t
+monotonic_time_of(int64_t then_us, int64_t anchor_us)
+{
+	int64_t since_us;
+	int64_t then_ns;
+
+	if (__builtin_sub_overflow(then_us, anchor_us, &since_us) ||
+		__builtin_mul_overflow(since_us, 1000, &then_ns))
+		return then_us < anchor_us ? INT64_MIN + 1 : INT64_MAX;
+	return then_ns;
 }
 
 } /* namespace hacienda */

@@ -10,6 +10,7 @@
  */
 #include "postgres_headers.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -42,8 +43,7 @@ collect_state(StoredState *state)
 {
 	HASH_SEQ_STATUS scan;
 	BucketEntry *entry;
-	int64 now_ns = monotonic_now_ns();
-	TimestampTz now_us = GetCurrentTimestamp();
+	int64 anchor_us = wall_clock_anchor();
 
 	lock_buckets_for_scan(&scan);
 	while ((entry = static_cast<BucketEntry *>(hash_seq_search(&scan))) != NULL)
@@ -64,7 +64,7 @@ collect_state(StoredState *state)
 
 		record->has_last_request = last_grant_ns != INT64_MIN;
 		if (record->has_last_request)
-			record->last_request = wall_time_of(last_grant_ns, now_ns, now_us);
+			record->last_request = wall_time_of(last_grant_ns, anchor_us);
 	}
 	state->evicted = evicted_totals();
 	unlock_buckets();
@@ -87,7 +87,7 @@ report_write_failure(int elevel, const char *failed)
 
 /* Put one saved bucket back into the table.  Returns false if there is no room. */
 bool
-restore_bucket(const StoredBucket &record, const Limits &defaults, int64 now_ns, TimestampTz now_us)
+restore_bucket(const StoredBucket &record, const Limits &defaults, int64 now_ns)
 {
 	BucketEntry *entry = lock_bucket_for_update(&record.key, defaults, now_ns);
 
@@ -103,8 +103,10 @@ restore_bucket(const StoredBucket &record, const Limits &defaults, int64 now_ns,
 	}
 	entry->bucket.granted = record.granted;
 	entry->bucket.rejected = record.rejected;
+	/* A wall clock set back since the save must not put it in the future. */
 	if (record.has_last_request)
-		entry->bucket.last_grant_ns = monotonic_time_of(record.last_request, now_us, now_ns);
+		entry->bucket.last_grant_ns =
+			std::min(monotonic_time_of(record.last_request, wall_clock_anchor()), now_ns);
 	SpinLockRelease(&entry->mutex);
 
 	unlock_buckets();
@@ -119,7 +121,6 @@ load_state()
 	StoredState state;
 	Limits defaults = default_limits();
 	int64 now_ns = monotonic_now_ns();
-	TimestampTz now_us = GetCurrentTimestamp();
 
 	read_state_file(&state);
 	set_evicted_totals(state.evicted);
@@ -131,7 +132,7 @@ load_state()
 		{
 			if (state.buckets[i].configured != (pass == 0))
 				continue;
-			if (!restore_bucket(state.buckets[i], defaults, now_ns, now_us))
+			if (!restore_bucket(state.buckets[i], defaults, now_ns))
 			{
 				ereport(LOG, (errmsg("not every saved rate-limit bucket fits in %d buckets",
 									 bucket_capacity()),

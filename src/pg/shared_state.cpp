@@ -47,6 +47,7 @@ struct SharedHeader
 	LWLock *table_lock;
 	LWLock *config_lock;
 	EvictedTotals evicted; /* under table_lock, exclusive to change */
+	int64 clock_anchor_us; /* see clock_anchor_us(); set once at creation */
 };
 
 SharedHeader *shared_header = NULL;
@@ -112,6 +113,8 @@ create_shared_memory()
 		memset(shared_header, 0, sizeof(*shared_header));
 		shared_header->table_lock = &locks[0].lock;
 		shared_header->config_lock = &locks[1].lock;
+		shared_header->clock_anchor_us =
+			clock_anchor_us(monotonic_now_ns(), GetCurrentTimestamp());
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -204,13 +207,6 @@ require_shared_state()
 					 "the server.")));
 }
 
-void
-key_from_text(BucketKey *key, const text *value)
-{
-	key->len = VARSIZE_ANY_EXHDR(value);
-	memcpy(key->data, VARDATA_ANY(value), key->len);
-}
-
 BucketEntry *
 lock_bucket_for_update(const BucketKey *key, const Limits &limits, int64 now_ns)
 {
@@ -263,6 +259,12 @@ void
 unlock_buckets()
 {
 	LWLockRelease(shared_header->table_lock);
+}
+
+int64
+wall_clock_anchor()
+{
+	return shared_header->clock_anchor_us;
 }
 
 EvictedTotals

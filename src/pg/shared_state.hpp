@@ -56,9 +56,6 @@ void install_shared_state_hooks();
 /* Raise an ERROR unless the library was preloaded and its memory exists. */
 void require_shared_state();
 
-/* Fill a key from a text value whose length was already checked. */
-void key_from_text(BucketKey *key, const text *value);
-
 /*
  * Return the bucket for key with the table lock held, creating the bucket
  * (full, under limits) if it does not exist yet; when the table is full, an
@@ -86,6 +83,9 @@ void unlock_buckets();
 
 /* The totals of evicted buckets; the caller holds the table lock. */
 EvictedTotals evicted_totals();
+
+/* The anchor of wall_time_of() and monotonic_time_of(); see clock.hpp. */
+int64 wall_clock_anchor();
 
 /* The number of buckets shared memory holds at most. */
 int bucket_capacity();

@@ -31,7 +31,7 @@ status(FunctionCallInfo fcinfo)
 		elog(ERROR, "return type must be a row type");
 
 	now_ns = monotonic_now_ns();
-	status_columns(view_bucket(&key, now_ns), now_ns, GetCurrentTimestamp(), values, nulls);
+	status_columns(view_bucket(&key, now_ns), now_ns, values, nulls);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
