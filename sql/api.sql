@@ -174,3 +174,23 @@ FROM hacienda_status('w');
 
 -- The whole capacity is still there to take.
 SELECT hacienda_acquire(5, 'w', 20) AS granted;
+
+--
+-- An oversized request on a key that has no bucket yet creates none: a caller
+-- cannot fill the bucket table with requests that are refused anyway.
+--
+SELECT hacienda_try_acquire('api_oversized_new', 25);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS buckets FROM hacienda_buckets WHERE key = 'api_oversized_new';
+
+--
+-- Every session labels a grant with the same wall-clock time: last_request
+-- does not move between reads, nor from one session to the next.
+--
+SELECT hacienda_try_acquire('api_last_request') AS granted;
+SELECT last_request AS first_read FROM hacienda_status('api_last_request') \gset
+SELECT pg_sleep(0.05);
+\c
+SELECT last_request = :'first_read'::timestamptz AS same_in_new_session,
+       last_request <= clock_timestamp() AS not_in_future
+FROM hacienda_status('api_last_request');

@@ -80,16 +80,47 @@ acquire(FunctionCallInfo fcinfo)
 	PG_RETURN_BOOL(true);
 }
 
+/* The capacity key works under now: its own, or the default if it has no bucket. */
+int64
+current_capacity(const BucketKey *key, const Limits &defaults)
+{
+	BucketEntry *entry = lock_bucket_for_reading(key);
+	int64 capacity = defaults.capacity;
+
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		capacity = entry_limits(entry, defaults).capacity;
+		SpinLockRelease(&entry->mutex);
+	}
+	unlock_buckets();
+	return capacity;
+}
+
 } /* namespace */
 
 Request
 run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait_ns)
 {
 	Limits defaults = default_limits();
-	int64 now_ns = monotonic_now_ns();
-	BucketEntry *entry = lock_bucket_for_update(key, defaults, now_ns);
+	int64 now_ns;
+	BucketEntry *entry;
 	Request request;
 
+	/*
+	 * A request larger than the default capacity is refused before a bucket
+	 * is created for it, unless the key has a bucket with room for it.
+	 */
+	if (tokens > defaults.capacity)
+	{
+		int64 capacity = current_capacity(key, defaults);
+
+		if (tokens > capacity)
+			report_oversized(key, tokens, capacity);
+	}
+
+	now_ns = monotonic_now_ns();
+	entry = lock_bucket_for_update(key, defaults, now_ns);
 	if (entry == NULL)
 		report_table_full();
 
