@@ -112,3 +112,11 @@ DROP ROLE regress_hacienda_configure;
 
 SELECT hacienda_unconfigure('configure_big');
 SELECT hacienda_unconfigure('configure_throttle');
+
+--
+-- Returning a key that never had limits of its own to the defaults changes
+-- nothing: no bucket is created for it, and the call may be repeated.
+--
+SELECT hacienda_unconfigure('configure_never_seen');
+SELECT hacienda_unconfigure('configure_never_seen');
+SELECT count(*) AS buckets FROM hacienda_buckets WHERE key = 'configure_never_seen';

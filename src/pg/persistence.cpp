@@ -70,6 +70,23 @@ collect_state(StoredState *state)
 	unlock_buckets();
 }
 
+/* Whether key has a bucket with limits of its own. */
+bool
+has_own_limits(const BucketKey *key)
+{
+	BucketEntry *entry = lock_bucket_for_reading(key);
+	bool configured = false;
+
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		configured = entry->configured;
+		SpinLockRelease(&entry->mutex);
+	}
+	unlock_buckets();
+	return configured;
+}
+
 /* A bucket nobody has asked anything of yet starts full under its own limits. */
 bool
 bucket_never_used(const TokenBucket &bucket)
@@ -166,7 +183,7 @@ save_state_at_shutdown(int code, Datum arg)
 void
 store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 {
-	StoredState state = empty_state();
+	StoredState state;
 	BucketEntry *entry;
 	bool was_configured;
 	Limits was_limits;
@@ -175,6 +192,13 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	int saved_errno;
 
 	LWLockAcquire(config_lock(), LW_EXCLUSIVE);
+
+	/* Returning a key to the defaults that has none of its own changes nothing. */
+	if (!configured && !has_own_limits(key))
+	{
+		LWLockRelease(config_lock());
+		return;
+	}
 
 	/* Change shared memory first, so that the bucket cannot be evicted meanwhile. */
 	entry = lock_bucket_for_update(key, default_limits(), monotonic_now_ns());
@@ -195,6 +219,7 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	unlock_buckets();
 
 	/* Then the file; if that fails, undo the change in shared memory. */
+	state = empty_state();
 	collect_state(&state);
 	saved = write_state_file(state, &failed);
 	saved_errno = errno;
