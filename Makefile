@@ -10,6 +10,7 @@ OBJS = \
 	src/pg/bucket_list.o \
 	src/pg/bucket_view.o \
 	src/pg/configure.o \
+	src/pg/key_encoding.o \
 	src/pg/module.o \
 	src/pg/persistence.o \
 	src/pg/reports.o \
@@ -25,7 +26,7 @@ DATA = hacienda_ratelimit--1.0.sql hacienda_ratelimit--1.0--1.1.sql
 PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
 # pg_regress runs against a server that preloads the library; see scripts/test.
-REGRESS = api errors privileges rollback configure upgrade hostile_input security
+REGRESS = api errors privileges rollback configure upgrade hostile_input security key_encoding
 REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 TAP_TESTS = 1

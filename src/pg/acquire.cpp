@@ -11,6 +11,7 @@
 #include "arguments.hpp"
 #include "boundary.hpp"
 #include "clock.hpp"
+#include "key_encoding.hpp"
 #include "reports.hpp"
 #include "settings.hpp"
 #include "waiting.hpp"
@@ -28,15 +29,16 @@ void
 report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns)
 {
 	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
+	const char *shown = key_for_message(key->data, key->len);
 
 	ereport(
 		ERROR,
 		(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
-		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%.*s\" within %s "
+		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%s\" within %s "
 					   "seconds",
-					   "could not acquire %d rate-limit tokens from bucket \"%.*s\" within %s "
+					   "could not acquire %d rate-limit tokens from bucket \"%s\" within %s "
 					   "seconds",
-					   tokens, tokens, static_cast<int>(key->len), key->data, timeout),
+					   tokens, tokens, shown, timeout),
 		 errdetail("The next slot for the request is %.3f seconds away.", ns_to_seconds(wait_ns)),
 		 errhint("Retry later, or allow a longer timeout.")));
 }

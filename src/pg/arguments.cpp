@@ -4,7 +4,10 @@
  */
 #include "postgres_headers.hpp"
 
+#include <cstring>
+
 #include "arguments.hpp"
+#include "key_encoding.hpp"
 #include "limits.hpp"
 
 namespace hacienda
@@ -30,10 +33,12 @@ fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key)
 {
 	text *value;
 	size_t len;
+	const char *data;
 
 	require_not_null(fcinfo, argno, "key");
 	value = PG_GETARG_TEXT_PP(argno);
 	len = VARSIZE_ANY_EXHDR(value);
+	data = key_bytes_from_database(VARDATA_ANY(value), &len);
 
 	switch (check_key_length(len))
 	{
@@ -51,7 +56,8 @@ fetch_key(FunctionCallInfo fcinfo, int argno, BucketKey *key)
 			break;
 	}
 
-	key_from_text(key, value);
+	key->len = static_cast<uint32>(len);
+	memcpy(key->data, data, len);
 }
 
 int32

@@ -4,6 +4,7 @@
  */
 #include "postgres_headers.hpp"
 
+#include "key_encoding.hpp"
 #include "reports.hpp"
 
 namespace hacienda
@@ -34,14 +35,15 @@ report_table_full()
 void
 report_oversized(const BucketKey *key, int32 tokens, int64 capacity)
 {
-	ereport(
-		ERROR,
-		(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		 errmsg("cannot request more tokens than the bucket holds"),
-		 errdetail("The request was for %d tokens, but bucket \"%.*s\" holds at most %lld.", tokens,
-				   static_cast<int>(key->len), key->data, static_cast<long long>(capacity)),
-		 errhint("Request at most %lld tokens, or raise the bucket's capacity.",
-				 static_cast<long long>(capacity))));
+	const char *shown = key_for_message(key->data, key->len);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot request more tokens than the bucket holds"),
+			 errdetail("The request was for %d tokens, but bucket \"%s\" holds at most %lld.",
+					   tokens, shown, static_cast<long long>(capacity)),
+			 errhint("Request at most %lld tokens, or raise the bucket's capacity.",
+					 static_cast<long long>(capacity))));
 }
 
 } /* namespace hacienda */
