@@ -87,6 +87,19 @@ has_own_limits(const BucketKey *key)
 	return configured;
 }
 
+/* Whether the control file says the server has just shut down cleanly. */
+bool
+shut_down_cleanly()
+{
+	bool crc_ok;
+	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+	bool clean = crc_ok && (control->state == DB_SHUTDOWNED ||
+							control->state == DB_SHUTDOWNED_IN_RECOVERY);
+
+	pfree(control);
+	return clean;
+}
+
 /* A bucket nobody has asked anything of yet starts full under its own limits. */
 bool
 bucket_never_used(const TokenBucket &bucket)
@@ -170,8 +183,13 @@ save_state_at_shutdown(int code, Datum arg)
 	StoredState state;
 	const char *failed;
 
-	/* After a crash shared memory may be inconsistent: keep the last save. */
-	if (code != 0)
+	/*
+	 * After a crash, or an immediate shutdown that killed backends wherever
+	 * they were, shared memory may be inconsistent and its locks held by the
+	 * dead: keep the last save.  Only a shutdown that wrote its checkpoint
+	 * stopped every backend cleanly.
+	 */
+	if (code != 0 || !shut_down_cleanly())
 		return;
 
 	state = empty_state();
