@@ -117,3 +117,30 @@ FROM hacienda_status('errors_bucket');
 SELECT hacienda_try_acquire('errors_bucket') AS granted;
 SELECT tokens::int AS tokens, total_requests, rejected_requests
 FROM hacienda_status('errors_bucket');
+
+--
+-- Case F03: the default limits cannot be poisoned either.  The server checks
+-- each setting against its range before ALTER SYSTEM writes anything, so 0,
+-- -1, NaN and the infinities are refused with 22023 and the limits in force
+-- stay finite.
+--
+ALTER SYSTEM SET hacienda_ratelimit.capacity = 0;
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.capacity = -1;
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.capacity = 'NaN';
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.refill_rate = 0;
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.refill_rate = -1;
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.refill_rate = 'NaN';
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.refill_rate = 'Infinity';
+\echo :LAST_ERROR_SQLSTATE
+ALTER SYSTEM SET hacienda_ratelimit.refill_rate = '-Infinity';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS settings_written FROM pg_file_settings
+WHERE name LIKE 'hacienda_ratelimit.%' AND sourcefile LIKE '%postgresql.auto.conf';
+SELECT capacity, refill_rate, tokens = capacity AS full
+FROM hacienda_status('errors_bucket_f03');
