@@ -131,6 +131,25 @@ time_until_level(const TokenBucket &bucket, int64_t target)
 	return clamp_to_int64((deficit + rate - 1) / rate);
 }
 
+/*
+ * How far ticket stands from the end of the queue, in nanotokens: what the
+ * waiters behind it reserved.  Tickets count modulo 2^64, and a live ticket is
+ * never further from the end than the deepest debt, so the difference of two
+ * counters is exact.
+ */
+int64_t
+behind_ticket(const TokenBucket &bucket, uint64_t ticket)
+{
+	return static_cast<int64_t>(bucket.reserved - ticket);
+}
+
+/* The level at which the reservation holding ticket is paid for. */
+int64_t
+ticket_due_level(const TokenBucket &bucket, uint64_t ticket)
+{
+	return -behind_ticket(bucket, ticket);
+}
+
 void
 note_grant(TokenBucket &bucket, int64_t now_ns)
 {
@@ -151,6 +170,7 @@ bucket_init(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
 	bucket.last_grant_ns = INT64_MIN;
 	bucket.granted = 0;
 	bucket.rejected = 0;
+	bucket.reserved = 0;
 	bucket.waiting = 0;
 }
 
@@ -186,7 +206,7 @@ bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_
 	{
 		bucket.level -= need;
 		note_grant(bucket, bucket.updated_ns);
-		return {Outcome::Granted, 0, bucket.updated_ns};
+		return {Outcome::Granted, 0, bucket.updated_ns, 0};
 	}
 
 	/* Otherwise the caller's slot is when the refill has covered it. */
@@ -195,12 +215,21 @@ bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_
 	if (wait_ns > max_wait_ns || bucket.level - need < kMinLevel)
 	{
 		bucket.rejected++;
-		return {Outcome::Refused, wait_ns, ready_ns};
+		return {Outcome::Refused, wait_ns, ready_ns, 0};
 	}
 
 	bucket.level -= need;
+	bucket.reserved += static_cast<uint64_t>(need);
 	bucket.waiting++;
-	return {Outcome::MustWait, wait_ns, ready_ns};
+	return {Outcome::MustWait, wait_ns, ready_ns, bucket.reserved};
+}
+
+int64_t
+bucket_ticket_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+				   uint64_t ticket) noexcept
+{
+	advance(bucket, limits, now_ns);
+	return time_until_level(bucket, ticket_due_level(bucket, ticket));
 }
 
 void
@@ -211,32 +240,43 @@ bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept
 	note_grant(bucket, now_ns);
 }
 
-void
+bool
 bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
-				   int64_t ready_ns) noexcept
+				   uint64_t ticket) noexcept
 {
+	int64_t need = tokens * kUnitsPerToken;
+
 	advance(bucket, limits, now_ns);
 	if (bucket.waiting > 0)
 		bucket.waiting--;
 
-	/*
-	 * The last reservation's slot is exactly when the debt will be paid off,
-	 * so that is how the tail of the queue recognises itself.  Only the tail
-	 * may give its tokens back: the waiters behind any other one keep the
-	 * slots they were promised, and a token returned from the middle would
-	 * let a newcomer share the last of those slots, granting twice where the
-	 * rate allows once.
-	 */
-	if (bucket.level >= 0 ||
-		deadline_after(bucket.updated_ns, time_until_level(bucket, 0)) != ready_ns)
-		return;
+	/* Once due, the slot has passed: the tokens are spent. */
+	if (bucket.level >= ticket_due_level(bucket, ticket))
+		return false;
 
-	bucket.level += tokens * kUnitsPerToken;
-	if (bucket.level >= capacity_units(bucket.limits))
-	{
-		bucket.level = capacity_units(bucket.limits);
-		bucket.carry = 0;
-	}
+	/*
+	 * Not yet due, so the level is below zero and the debt includes these
+	 * tokens.  Without them the bucket is as if they had never been reserved,
+	 * capped at the capacity, which may have shrunk since the reservation;
+	 * the tickets behind move up by need (ticket_after_cancel).
+	 */
+	bucket.reserved -= static_cast<uint64_t>(need);
+	add_earned(bucket, need, bucket.carry);
+	return true;
+}
+
+uint64_t
+ticket_after_cancel(uint64_t ticket, uint64_t cancelled, int64_t tokens) noexcept
+{
+	if (static_cast<int64_t>(ticket - cancelled) <= 0)
+		return ticket;
+	return ticket - static_cast<uint64_t>(tokens * kUnitsPerToken);
+}
+
+void
+bucket_switch_limits(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept
+{
+	advance(bucket, limits, now_ns);
 }
 
 void

@@ -13,11 +13,13 @@
  * when a rate in tokens per second is converted to nanotokens per second.
  *
  * Waiters reserve their slot: the level goes below zero ("debt") and each
- * waiter is told when the refill will have paid back its share.  Later callers
- * see the debt and queue behind it, which makes the order first come, first
- * served.  The last waiter in the queue that gives up returns its tokens; one
- * from the middle leaves its slot unused, because the waiters behind it keep
- * the slots they were promised.
+ * waiter gets a ticket, the running total of nanotokens reserved up to and
+ * including its own.  A ticket is due once the refill has paid the debt down
+ * to what the waiters behind it reserved.  Later callers see the debt and
+ * queue behind it, which makes the order first come, first served.  A waiter
+ * that gives up before its ticket is due returns its tokens, and every ticket
+ * behind it moves up by as many: the queue closes the gap, and the bucket is
+ * then exactly as if the reservation had never been made.
  *
  * Every function here is noexcept, allocates nothing and keeps all state in
  * the plain struct below, which lives in shared memory.
@@ -70,6 +72,7 @@ struct TokenBucket
 	int64_t last_grant_ns; /* clock of the last grant, or INT64_MIN if none */
 	uint64_t granted;      /* lifetime count of granted requests */
 	uint64_t rejected;     /* lifetime count of refused requests */
+	uint64_t reserved;     /* ticket counter: nanotokens reserved, modulo 2^64 */
 	int32_t waiting;       /* callers holding a reservation right now */
 };
 
@@ -89,6 +92,7 @@ struct Decision
 	Outcome outcome;
 	int64_t wait_ns;  /* how long the request waits, or would have to */
 	int64_t ready_ns; /* the bucket clock at which the tokens are the caller's */
+	uint64_t ticket;  /* with MustWait: the reservation's place in the queue */
 };
 
 /* A read-only view of a bucket at some instant. */
@@ -113,17 +117,39 @@ bool bucket_try_take(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
 Decision bucket_reserve(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
 						int64_t max_wait_ns) noexcept;
 
-/* A reservation reached its slot: the caller now owns its tokens. */
+/*
+ * Nanoseconds until the reservation holding ticket is due, or 0 if it is due
+ * now.  Sleeping that long is enough unless a waiter ahead gives up meanwhile,
+ * which only brings the ticket closer.
+ */
+int64_t bucket_ticket_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns,
+						   uint64_t ticket) noexcept;
+
+/* A reservation is due: the caller now owns its tokens. */
 void bucket_finish_wait(TokenBucket &bucket, int64_t now_ns) noexcept;
 
 /*
- * A reservation whose slot was ready_ns was abandoned.  If it is the last in
- * the queue and its slot has not come, its tokens go back to the bucket; from
- * the middle of the queue its slot goes unused, since the waiters behind it
- * keep theirs.
+ * The reservation of tokens holding ticket was abandoned.  Before it is due,
+ * its tokens go back to the bucket and the function returns true: the caller
+ * must then pass every other ticket of this bucket through ticket_after_cancel.
+ * Once due it returns false and gives nothing back: its slot has passed.
  */
-void bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
-						int64_t ready_ns) noexcept;
+bool bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t tokens,
+						uint64_t ticket) noexcept;
+
+/*
+ * A ticket after the reservation of tokens holding cancelled gave them back:
+ * a ticket behind it moves up by as many nanotokens, one ahead stays.
+ */
+uint64_t ticket_after_cancel(uint64_t ticket, uint64_t cancelled, int64_t tokens) noexcept;
+
+/*
+ * Switch the bucket to limits at now_ns: time up to now_ns refills under the
+ * limits it had.  Every other function switches the same way on its own, at
+ * the time of the call; this one is for a change that must count from when it
+ * was made, not from the next call.
+ */
+void bucket_switch_limits(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;
 
 /* Fill the bucket to capacity, forgiving any debt; counters stay. */
 void bucket_refill(TokenBucket &bucket, const Limits &limits, int64_t now_ns) noexcept;

@@ -22,27 +22,6 @@ namespace hacienda
 namespace
 {
 
-/* The SQLSTATE of a wait that cannot finish within its timeout. */
-#define ERRCODE_RATE_LIMIT_TIMEOUT MAKE_SQLSTATE('R', 'L', '0', '0', '1')
-
-void
-report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns)
-{
-	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
-	const char *shown = key_for_message(key->data, key->len);
-
-	ereport(
-		ERROR,
-		(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
-		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%s\" within %s "
-					   "seconds",
-					   "could not acquire %d rate-limit tokens from bucket \"%s\" within %s "
-					   "seconds",
-					   tokens, tokens, shown, timeout),
-		 errdetail("The next slot for the request is %.3f seconds away.", ns_to_seconds(wait_ns)),
-		 errhint("Retry later, or allow a longer timeout.")));
-}
-
 Datum
 try_acquire(FunctionCallInfo fcinfo)
 {
@@ -65,6 +44,7 @@ acquire(FunctionCallInfo fcinfo)
 	BucketKey key;
 	int32 tokens;
 	int64 timeout_ns;
+	WaiterSlot *slot;
 	Request request;
 
 	require_shared_state();
@@ -72,12 +52,13 @@ acquire(FunctionCallInfo fcinfo)
 	fetch_key(fcinfo, 1, &key);
 	tokens = fetch_tokens(fcinfo, 2);
 	require_primary("acquire rate-limit tokens");
+	slot = my_waiter_slot();
 
 	request = run_request(&key, tokens, RequestKind::Reserve, timeout_ns);
 	if (request.decision.outcome == Outcome::Refused)
 		report_timeout(&key, tokens, timeout_ns, request.decision.wait_ns);
 	if (request.decision.outcome == Outcome::MustWait)
-		wait_for_reservation(&key, tokens, request.decision.ready_ns);
+		wait_for_reservation(&key, tokens, slot, request.decision, timeout_ns);
 
 	PG_RETURN_BOOL(true);
 }
@@ -107,6 +88,7 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 	Limits defaults = default_limits();
 	int64 now_ns;
 	BucketEntry *entry;
+	bool limits_changed;
 	Request request;
 
 	/*
@@ -128,16 +110,19 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 
 	SpinLockAcquire(&entry->mutex);
 	request.limits = entry_limits(entry, defaults);
+	limits_changed = entry->bucket.waiting > 0 && entry->bucket.limits != request.limits;
 	request.oversized = tokens > request.limits.capacity;
 	if (request.oversized)
-		request.decision = {Outcome::Refused, 0, now_ns};
+		request.decision = {Outcome::Refused, 0, now_ns, 0};
 	else if (kind == RequestKind::Reserve)
 		request.decision =
 			bucket_reserve(entry->bucket, request.limits, now_ns, tokens, max_wait_ns);
 	else if (bucket_try_take(entry->bucket, request.limits, now_ns, tokens))
-		request.decision = {Outcome::Granted, 0, now_ns};
+		request.decision = {Outcome::Granted, 0, now_ns, 0};
 	else
-		request.decision = {Outcome::Refused, 0, now_ns};
+		request.decision = {Outcome::Refused, 0, now_ns, 0};
+	if (request.decision.outcome == Outcome::MustWait)
+		enter_queue(entry, request.decision.ticket);
 	if (kind == RequestKind::Throttle)
 		request.after = bucket_peek(entry->bucket, request.limits, now_ns);
 	if (kind == RequestKind::Throttle && request.decision.outcome == Outcome::Refused &&
@@ -146,6 +131,10 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 	SpinLockRelease(&entry->mutex);
 
 	unlock_buckets();
+
+	/* New defaults after a reload move the queue's due times: let it look again. */
+	if (limits_changed)
+		wake_waiters(key);
 
 	if (request.oversized)
 		report_oversized(key, tokens, request.limits.capacity);

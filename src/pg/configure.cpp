@@ -2,9 +2,10 @@
  * configure.cpp
  *		hacienda_configure() and hacienda_unconfigure(): per-key limits.
  *
- * A key's own limits apply from the next call on it, including calls already
- * queued behind it once they come back to the bucket, and are kept in the
- * state file before the function returns.
+ * A key's limits change at the moment of the call: time before it refills
+ * under the old limits, time after under the new ones.  Sessions waiting on
+ * the key are woken to look again at when they are due, and the new limits
+ * are kept in the state file before the function returns.
  */
 #include "postgres_headers.hpp"
 

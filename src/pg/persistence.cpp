@@ -93,8 +93,8 @@ shut_down_cleanly()
 {
 	bool crc_ok;
 	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
-	bool clean = crc_ok && (control->state == DB_SHUTDOWNED ||
-							control->state == DB_SHUTDOWNED_IN_RECOVERY);
+	bool clean =
+		crc_ok && (control->state == DB_SHUTDOWNED || control->state == DB_SHUTDOWNED_IN_RECOVERY);
 
 	pfree(control);
 	return clean;
@@ -202,6 +202,8 @@ void
 store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 {
 	StoredState state;
+	Limits defaults;
+	int64 now_ns;
 	BucketEntry *entry;
 	bool was_configured;
 	Limits was_limits;
@@ -219,7 +221,9 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	}
 
 	/* Change shared memory first, so that the bucket cannot be evicted meanwhile. */
-	entry = lock_bucket_for_update(key, default_limits(), monotonic_now_ns());
+	defaults = default_limits();
+	now_ns = monotonic_now_ns();
+	entry = lock_bucket_for_update(key, defaults, now_ns);
 	if (entry == NULL)
 	{
 		LWLockRelease(config_lock());
@@ -232,7 +236,9 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	if (configured)
 		entry->configured_limits = limits;
 	if (configured && bucket_never_used(entry->bucket))
-		bucket_init(entry->bucket, limits, monotonic_now_ns());
+		bucket_init(entry->bucket, limits, now_ns);
+	else
+		bucket_switch_limits(entry->bucket, entry_limits(entry, defaults), now_ns);
 	SpinLockRelease(&entry->mutex);
 	unlock_buckets();
 
@@ -256,6 +262,9 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 
 	LWLockRelease(config_lock());
 	pfree(state.buckets);
+
+	/* Waiters look again at when they are due under the limits now in force. */
+	wake_waiters(key);
 
 	if (!saved)
 	{

@@ -10,6 +10,12 @@
 namespace hacienda
 {
 
+/*
+ * The SQLSTATE of a wait that cannot finish within its timeout.  It is not
+ * 55P03, 40001 or 40P01, on which clients such as Odoo retry a whole request.
+ */
+#define ERRCODE_RATE_LIMIT_TIMEOUT MAKE_SQLSTATE('R', 'L', '0', '0', '1')
+
 void
 require_primary(const char *action)
 {
@@ -44,6 +50,24 @@ report_oversized(const BucketKey *key, int32 tokens, int64 capacity)
 					   tokens, shown, static_cast<long long>(capacity)),
 			 errhint("Request at most %lld tokens, or raise the bucket's capacity.",
 					 static_cast<long long>(capacity))));
+}
+
+void
+report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns)
+{
+	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
+	const char *shown = key_for_message(key->data, key->len);
+
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
+		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%s\" within %s "
+					   "seconds",
+					   "could not acquire %d rate-limit tokens from bucket \"%s\" within %s "
+					   "seconds",
+					   tokens, tokens, shown, timeout),
+		 errdetail("The next slot for the request is %.3f seconds away.", ns_to_seconds(wait_ns)),
+		 errhint("Retry later, or allow a longer timeout.")));
 }
 
 } /* namespace hacienda */

@@ -19,6 +19,9 @@ void report_table_full();
 /* A request for more tokens than the bucket can ever hold. */
 void report_oversized(const BucketKey *key, int32 tokens, int64 capacity);
 
+/* A wait for tokens that cannot finish within timeout_ns; wait_ns is what it needs. */
+void report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_ns);
+
 } /* namespace hacienda */
 
 #endif /* HACIENDA_PG_REPORTS_HPP */

@@ -14,6 +14,13 @@
  * entry's spinlock, so callers on different keys never wait for each other.
  * Code under a spinlock only calls the noexcept core.
  *
+ * Each backend has a waiter slot.  Its owner fills it in when it reserves and
+ * clears it when it is granted, holding the table lock and the bucket's
+ * spinlock.  Reading or changing other backends' slots needs the table lock
+ * exclusively, which keeps every owner out: a waiter that gives up moves the
+ * slots behind it up that way, and a reset or a change of limits wakes the
+ * waiters of a bucket.
+ *
  * The configuration lock serialises the writers of the state file, so that
  * the file and shared memory change in the same order; it is taken before the
  * table lock, never after.
@@ -52,15 +59,23 @@ struct SharedHeader
 
 SharedHeader *shared_header = NULL;
 HTAB *bucket_table = NULL;
+WaiterSlot *waiter_slots = NULL; /* MaxBackends of them, indexed by backend id - 1 */
 
 shmem_request_hook_type prev_shmem_request_hook = NULL;
 shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 Size
+waiter_slots_size()
+{
+	return mul_size(MaxBackends, sizeof(WaiterSlot));
+}
+
+Size
 shared_size()
 {
-	return add_size(MAXALIGN(sizeof(SharedHeader)),
-					hash_estimate_size(max_buckets_setting(), sizeof(BucketEntry)));
+	Size size = add_size(MAXALIGN(sizeof(SharedHeader)), MAXALIGN(waiter_slots_size()));
+
+	return add_size(size, hash_estimate_size(max_buckets_setting(), sizeof(BucketEntry)));
 }
 
 /* dynahash callbacks: only the first len bytes of a key count. */
@@ -113,9 +128,13 @@ create_shared_memory()
 		memset(shared_header, 0, sizeof(*shared_header));
 		shared_header->table_lock = &locks[0].lock;
 		shared_header->config_lock = &locks[1].lock;
-		shared_header->clock_anchor_us =
-			clock_anchor_us(monotonic_now_ns(), GetCurrentTimestamp());
+		shared_header->clock_anchor_us = clock_anchor_us(monotonic_now_ns(), GetCurrentTimestamp());
 	}
+
+	waiter_slots = static_cast<WaiterSlot *>(
+		ShmemInitStruct("hacienda_ratelimit waiters", waiter_slots_size(), &found));
+	if (!found)
+		memset(waiter_slots, 0, waiter_slots_size());
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(BucketKey);
@@ -249,6 +268,13 @@ lock_buckets_for_scan(HASH_SEQ_STATUS *scan)
 	hash_seq_init(scan, bucket_table);
 }
 
+BucketEntry *
+lock_bucket_exclusively(const BucketKey *key)
+{
+	LWLockAcquire(shared_header->table_lock, LW_EXCLUSIVE);
+	return static_cast<BucketEntry *>(hash_search(bucket_table, key, HASH_FIND, NULL));
+}
+
 void
 lock_buckets_shared()
 {
@@ -271,6 +297,54 @@ EvictedTotals
 evicted_totals()
 {
 	return shared_header->evicted;
+}
+
+WaiterSlot *
+my_waiter_slot()
+{
+	if (MyBackendId < 1 || MyBackendId > MaxBackends)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("cannot wait for rate-limit tokens in this process")));
+	return &waiter_slots[MyBackendId - 1];
+}
+
+void
+enter_queue(const BucketEntry *entry, uint64 ticket)
+{
+	WaiterSlot *slot = &waiter_slots[MyBackendId - 1];
+
+	slot->entry = entry;
+	slot->ticket = ticket;
+	slot->latch = MyLatch;
+}
+
+void
+close_gap_behind(const BucketEntry *entry, uint64 ticket, int32 tokens)
+{
+	for (int i = 0; i < MaxBackends; i++)
+	{
+		WaiterSlot *slot = &waiter_slots[i];
+		uint64 moved;
+
+		if (slot->entry != entry)
+			continue;
+		moved = ticket_after_cancel(slot->ticket, ticket, tokens);
+		if (moved == slot->ticket)
+			continue;
+		slot->ticket = moved;
+		SetLatch(slot->latch);
+	}
+}
+
+void
+wake_waiters(const BucketKey *key)
+{
+	const BucketEntry *entry = lock_bucket_exclusively(key);
+
+	for (int i = 0; entry != NULL && i < MaxBackends; i++)
+		if (waiter_slots[i].entry == entry)
+			SetLatch(waiter_slots[i].latch);
+	unlock_buckets();
 }
 
 int

@@ -50,6 +50,29 @@ entry_limits(const BucketEntry *entry, const Limits &defaults)
 	return entry->configured ? entry->configured_limits : defaults;
 }
 
+/*
+ * The limits a bucket works under, for a caller that keeps whatever defaults
+ * it last switched to: a waiter, whose own settings do not follow a reload
+ * until its statement ends.  The caller holds entry->mutex.
+ */
+inline Limits
+entry_limits_in_force(const BucketEntry *entry)
+{
+	return entry_limits(entry, entry->bucket.limits);
+}
+
+/*
+ * Where a waiting session keeps its reservation, so that a waiter ahead of it
+ * that gives up can move it up the queue and wake it.  There is one per
+ * backend; see the locking protocol in shared_state.cpp.
+ */
+struct WaiterSlot
+{
+	const BucketEntry *entry; /* the bucket waited on, or NULL */
+	uint64 ticket;            /* see bucket_reserve */
+	Latch *latch;             /* set when the ticket moves up */
+};
+
 /* Install the shared memory hooks; called from _PG_init while preloading. */
 void install_shared_state_hooks();
 
@@ -76,6 +99,12 @@ BucketEntry *lock_bucket_for_reading(const BucketKey *key);
  */
 void lock_buckets_for_scan(HASH_SEQ_STATUS *scan);
 
+/*
+ * Return the bucket for key, or NULL if it has none, with the table lock held
+ * exclusively either way.  The caller releases with unlock_buckets().
+ */
+BucketEntry *lock_bucket_exclusively(const BucketKey *key);
+
 /* Take the table lock in shared mode, for evicted_totals(). */
 void lock_buckets_shared();
 
@@ -86,6 +115,32 @@ EvictedTotals evicted_totals();
 
 /* The anchor of wall_time_of() and monotonic_time_of(); see clock.hpp. */
 int64 wall_clock_anchor();
+
+/*
+ * This session's waiter slot.  Raises an ERROR in a process that has none,
+ * so call it before taking any lock.
+ */
+WaiterSlot *my_waiter_slot();
+
+/*
+ * Record that this session waits on entry with ticket.  The caller holds the
+ * table lock and entry's spinlock.
+ */
+void enter_queue(const BucketEntry *entry, uint64 ticket);
+
+/*
+ * A reservation of tokens holding ticket on entry was given back: move up the
+ * waiters behind it and wake them.  The caller holds the table lock
+ * exclusively.
+ */
+void close_gap_behind(const BucketEntry *entry, uint64 ticket, int32 tokens);
+
+/*
+ * Wake every session waiting on key's bucket, so that each looks again at
+ * when its reservation is due: after a reset or a change of limits.  Takes
+ * the table lock exclusively; the caller holds no lock.
+ */
+void wake_waiters(const BucketKey *key);
 
 /* The number of buckets shared memory holds at most. */
 int bucket_capacity();

@@ -57,6 +57,10 @@ reset(FunctionCallInfo fcinfo)
 	}
 	unlock_buckets();
 
+	/* Every reservation is due now: its owner need not sleep it out. */
+	if (entry != NULL)
+		wake_waiters(&key);
+
 	PG_RETURN_VOID();
 }
 

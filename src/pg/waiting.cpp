@@ -3,14 +3,20 @@
  *		Sleeping until a reserved slot comes due.
  *
  * The sleep is one WaitLatch per wake-up, not a polling loop: the latch is
- * set by the signals that deliver cancellation and timeouts, the wait ends by
- * itself when the slot comes due, the postmaster's death ends the process, and
- * the client socket is watched for the peer closing it.  While asleep the
- * backend shows wait_event_type "Extension" in pg_stat_activity.
+ * set by the signals that deliver cancellation and timeouts and by a waiter
+ * ahead that gives up, the wait ends by itself when the slot comes due, the
+ * postmaster's death ends the process, and the client socket is watched for
+ * the peer closing it.  While asleep the backend shows wait_event_type
+ * "Extension" in pg_stat_activity.
+ *
+ * Instants here are on the bucket's clock, which may run a little ahead of a
+ * backend's own reading (see refill_to), so due times and the deadline are
+ * both taken from the bucket.
  */
 #include "postgres_headers.hpp"
 
 #include "clock.hpp"
+#include "reports.hpp"
 #include "settings.hpp"
 #include "waiting.hpp"
 
@@ -25,50 +31,78 @@ struct Reservation
 {
 	BucketKey key;
 	int32 tokens;
-	int64 ready_ns;
+	WaiterSlot *slot;
+	int64 deadline_ns; /* the latest due time the caller's timeout allows */
+	int64 timeout_ns;
+};
+
+/* Where a reservation stands after a look at its bucket. */
+struct Claim
+{
+	bool granted; /* the tokens are now the caller's */
+	int64 due_ns; /* if not, when they should be */
 };
 
 /*
- * Give an abandoned reservation back, as far as the queue behind it allows.
- * Runs from PG_CATCH on an ERROR and from before_shmem_exit on FATAL or exit;
- * neither holds the table lock.
+ * Give an abandoned reservation back, if it is not yet due, and move the
+ * waiters behind it up.  Runs from PG_CATCH on an ERROR and from
+ * before_shmem_exit on FATAL or exit; neither holds the table lock.
  */
 void
 give_back(int, Datum arg)
 {
 	const Reservation *reservation = reinterpret_cast<const Reservation *>(DatumGetPointer(arg));
-	Limits defaults = default_limits();
+	BucketEntry *entry = lock_bucket_exclusively(&reservation->key);
+	WaiterSlot *slot = reservation->slot;
+
+	/* With the table lock exclusive, no spinlock is needed. */
+	if (entry != NULL && slot->entry == entry &&
+		bucket_cancel_wait(entry->bucket, entry_limits_in_force(entry), monotonic_now_ns(),
+						   reservation->tokens, slot->ticket))
+		close_gap_behind(entry, slot->ticket, reservation->tokens);
+	slot->entry = NULL;
+	unlock_buckets();
+}
+
+/* Take the reserved tokens if they are due; otherwise say when they should be. */
+Claim
+claim_if_due(const Reservation *reservation)
+{
 	BucketEntry *entry = lock_bucket_for_reading(&reservation->key);
+	WaiterSlot *slot = reservation->slot;
+	int64 now_ns = monotonic_now_ns();
+	Claim claim = {true, now_ns};
 
+	/* A waiter's bucket is never evicted; if it were, nothing would be owed. */
 	if (entry != NULL)
 	{
+		int64 wait_ns;
+
 		SpinLockAcquire(&entry->mutex);
-		bucket_cancel_wait(entry->bucket, entry_limits(entry, defaults), monotonic_now_ns(),
-						   reservation->tokens, reservation->ready_ns);
+		wait_ns =
+			bucket_ticket_wait(entry->bucket, entry_limits_in_force(entry), now_ns, slot->ticket);
+		claim.granted = wait_ns == 0;
+		claim.due_ns = deadline_after(entry->bucket.updated_ns, wait_ns);
+		if (claim.granted)
+		{
+			bucket_finish_wait(entry->bucket, now_ns);
+			slot->entry = NULL;
+		}
 		SpinLockRelease(&entry->mutex);
 	}
 	unlock_buckets();
+	return claim;
 }
 
-void
-record_grant(const BucketKey *key)
-{
-	BucketEntry *entry = lock_bucket_for_reading(key);
-
-	if (entry != NULL)
-	{
-		SpinLockAcquire(&entry->mutex);
-		bucket_finish_wait(entry->bucket, monotonic_now_ns());
-		SpinLockRelease(&entry->mutex);
-	}
-	unlock_buckets();
-}
-
-/* Milliseconds to sleep to reach ready_ns, rounded up so we never wake early. */
+/* Milliseconds to sleep for wait_ns, rounded up so we never wake early. */
 long
-sleep_ms(int64 now_ns, int64 ready_ns)
+sleep_ms(int64 wait_ns)
 {
-	int64 ms = (ready_ns - now_ns + 999999) / 1000000;
+	int64 ms;
+
+	if (wait_ns <= 0)
+		return 0;
+	ms = wait_ns / 1000000 + (wait_ns % 1000000 != 0);
 
 	return ms > LONG_MAX ? LONG_MAX : static_cast<long>(ms);
 }
@@ -97,32 +131,52 @@ sleep_once(long timeout_ms)
 	}
 }
 
+/*
+ * Sleep until the ticket should be due, then look; until the tokens are
+ * taken.  A waiter ahead that gives up moves the ticket up, and a reset or a
+ * change of limits may move it either way; each sets the latch, which ends
+ * the sleep early.
+ */
+void
+sleep_until_claimed(const Reservation *reservation, int64 due_ns)
+{
+	for (;;)
+	{
+		Claim claim;
+
+		sleep_once(sleep_ms(due_ns - monotonic_now_ns()));
+		CHECK_FOR_INTERRUPTS();
+
+		claim = claim_if_due(reservation);
+		if (claim.granted)
+			return;
+		if (claim.due_ns > reservation->deadline_ns)
+			report_timeout(&reservation->key, reservation->tokens, reservation->timeout_ns,
+						   claim.due_ns - monotonic_now_ns());
+		due_ns = claim.due_ns;
+	}
+}
+
 } /* namespace */
 
 void
-wait_for_reservation(const BucketKey *key, int32 tokens, int64 ready_ns)
+wait_for_reservation(const BucketKey *key, int32 tokens, WaiterSlot *slot, const Decision &decision,
+					 int64 timeout_ns)
 {
 	Reservation reservation;
+	int64 decided_ns = decision.ready_ns - decision.wait_ns;
 
 	reservation.key = *key;
 	reservation.tokens = tokens;
-	reservation.ready_ns = ready_ns;
+	reservation.slot = slot;
+	reservation.deadline_ns = deadline_after(decided_ns, timeout_ns);
+	reservation.timeout_ns = timeout_ns;
 
 	PG_ENSURE_ERROR_CLEANUP(give_back, PointerGetDatum(&reservation));
 	{
-		for (;;)
-		{
-			int64 now_ns = monotonic_now_ns();
-
-			if (now_ns >= ready_ns)
-				break;
-			sleep_once(sleep_ms(now_ns, ready_ns));
-			CHECK_FOR_INTERRUPTS();
-		}
+		sleep_until_claimed(&reservation, decision.ready_ns);
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(give_back, PointerGetDatum(&reservation));
-
-	record_grant(key);
 }
 
 } /* namespace hacienda */

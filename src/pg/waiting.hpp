@@ -11,12 +11,15 @@ namespace hacienda
 {
 
 /*
- * Sleep on this backend's latch until the monotonic clock reaches ready_ns,
- * then record the grant.  Cancellation, statement_timeout, termination and a
- * lost client connection end the wait at once; the reservation is then given
- * back (see bucket_cancel_wait) before the error propagates.
+ * Sleep on this backend's latch until the reservation in slot, made by
+ * decision, is due, then take its tokens.  Cancellation, statement_timeout,
+ * termination and a lost client connection end the wait at once, and so does
+ * a change of limits after which the tokens could no longer come within
+ * timeout_ns of the decision; the reservation is then given back (see
+ * bucket_cancel_wait) before the error propagates.
  */
-void wait_for_reservation(const BucketKey *key, int32 tokens, int64 ready_ns);
+void wait_for_reservation(const BucketKey *key, int32 tokens, WaiterSlot *slot,
+						  const Decision &decision, int64 timeout_ns);
 
 } /* namespace hacienda */
 

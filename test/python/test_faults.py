@@ -184,26 +184,38 @@ class FaultTest(WaiterTestCase):
                              % (first.ended - exhausted - 10 * SLOT))
         self.assertEqual(status(self.conn, key)["waiting"], 0)
 
-    def test_cancelled_middle_waiter_cannot_be_overtaken(self):
-        """A cancelled slot in mid-queue goes unused: no newcomer shares the next waiter's slot."""
+    def test_cancelled_middle_waiter_slot_goes_to_the_next(self):
+        """F09: a waiter cancelled mid-queue hands its slot on; everyone behind moves up one.
+
+        The key refills 2 tokens/s, so single-token slots are 0.5 s apart:
+        after exhaustion, four waiters are due at 0.5, 1.0, 1.5 and 2.0 s.  The
+        second is cancelled at 0.7 s.  The third then gets the second's slot at
+        1.0 s and the fourth 1.5 s, never earlier; the first keeps 0.5 s.
+        """
         key = fresh_key("f09-middle")
-        exhausted, first, second = self.start_two_waiters(key)
+        slot = 0.5
+        scalar(self.conn, "SELECT hacienda_configure(%s, %s, %s)", (key, CAPACITY, 1 / slot))
+        self.addCleanup(scalar, self.conn, "SELECT hacienda_unconfigure(%s)", (key,))
+        threads = self.waiters(4, key)
+        exhausted = self.exhaust(key)
+        for thread in threads:
+            thread.start()
+            wait_until_sleeping(self.conn, [thread])
+        self.assertLess(time.monotonic() - exhausted, 0.4, "setup too slow to tell")
 
-        # The second waiter keeps its slot at 1.1 s.  Handing the first waiter's 10
-        # tokens to newcomers would let them take tokens the rate has not yet paid
-        # for, on top of the second waiter's grant.
-        self.cancel_at(first, exhausted + 0.4)
-        self.assertEqual(status(self.conn, key)["waiting"], 1)
-        self.assertFalse(scalar(self.conn, TRY_ACQUIRE, (key, 1)),
-                         "a newcomer overtook the queue: %r" % status(self.conn, key))
+        self.cancel_at(threads[1], exhausted + 0.7)
+        for thread in (threads[0], threads[2], threads[3]):
+            thread.join(5.0)
+            self.assertIs(thread.result, True, thread.outcome())
 
-        second.join(5.0)
-        self.assertIs(second.result, True, second.outcome())
-        original_slot = exhausted + 11 * SLOT
-        self.assertLessEqual(second.ended, original_slot + 0.25,
-                             "second waiter returned %.3f s after its slot"
-                             % (second.ended - original_slot))
+        for thread, due in ((threads[0], 1), (threads[2], 2), (threads[3], 3)):
+            late = thread.ended - (exhausted + due * slot)
+            self.assertGreaterEqual(late, -0.02, "a waiter was granted before its slot")
+            self.assertLess(late, 0.3, "a waiter was %.3f s past its slot %.1f s: the "
+                            "cancelled slot did not move the queue up" % (late, due * slot))
         self.assertEqual(status(self.conn, key)["waiting"], 0)
+        self.assertFalse(scalar(self.conn, TRY_ACQUIRE, (key, 1)),
+                         "the queue left more than the refill paid for")
 
     def test_terminated_waiter_gives_reservation_back(self):
         """pg_terminate_backend of a waiter returns its tokens; the server stays up."""

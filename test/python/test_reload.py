@@ -91,6 +91,45 @@ class ReloadTest(unittest.TestCase):
         # ...but the bucket now fills past 5 at 10 per second.
         self.assert_refill_after_sync(conn, new_key, 10.0, 10)
 
+    def test_reload_reaches_sessions_already_waiting(self):
+        """Reload from 1/s to 100/s with waiters due at 1 and 2 s: both return at once.
+
+        The waiters' own settings stay at 1/s until their statement ends; the
+        first call under the new rate switches the bucket and wakes them, and
+        they follow the bucket instead of switching it back.
+        """
+        key = support.fresh_key("reload-waiting")
+        threads = []
+        self.addCleanup(support.stop_statement_threads, threads)
+        try:
+            support.set_limits(refill_rate=1)
+            conn = self.session()
+            self.assertTrue(support.scalar(conn, "SELECT hacienda_try_acquire(%s, 20)", (key,)))
+            exhausted = time.monotonic()
+            for _ in range(2):
+                threads.append(support.StatementThread(
+                    "SELECT hacienda_acquire(30, %s)", (key,)))
+                threads[-1].start()
+                support.wait_until_sleeping(conn, threads[-1:])
+
+            support.set_limits(refill_rate=100)
+            self.assertLess(time.monotonic() - exhausted, 0.8, "setup too slow to tell")
+            changed_at = time.monotonic()
+            support.status(self.session(), key)  # looks only: switches nothing
+            self.assertFalse(any(t.done() for t in threads), "a waiter returned before its slot")
+            conn = self.session()
+            support.scalar(conn, TRY_SQL, (key,))
+            for thread in threads:
+                thread.join(5.0)
+        finally:
+            support.set_limits()
+
+        self.assertEqual([t.result for t in threads], [True, True],
+                         [t.outcome() for t in threads])
+        late = [round(t.ended - changed_at, 3) for t in threads]
+        self.assertLess(max(late), 0.5, "waiters returned %r s after the new rate" % late)
+        self.assertEqual(support.status(self.session(), key)["waiting"], 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,7 @@ namespace
 
 using namespace hacienda_test;
 using hacienda::bucket_init;
+using hacienda::bucket_switch_limits;
 using hacienda::bucket_try_take;
 
 /* 2.5 s at 1 token/s, then 1 s at 4 tokens/s: 2.5 + 4 = 6.5 tokens, one taken at the switch. */
@@ -124,6 +125,40 @@ TEST(LimitsChange, BucketStoresTheNewLimits)
 	bucket_try_take(bucket, second, kStart + 1, 1);
 
 	EXPECT_TRUE(bucket.limits == second);
+}
+
+/*
+ * A switch made at 1 s from 10 tokens/s to 1 token/s counts from 1 s, however
+ * late the next call comes: by 3 s the bucket holds 10 + 2 tokens, not 30.
+ */
+TEST(LimitsChange, ExplicitSwitchCountsFromWhenItWasMade)
+{
+	const Limits fast = {100, per_second(10)};
+	const Limits slow = {100, per_second(1)};
+	TokenBucket bucket;
+
+	bucket_init(bucket, fast, kStart);
+	drain(bucket, fast, kStart);
+
+	bucket_switch_limits(bucket, slow, kStart + kSecond);
+
+	EXPECT_TRUE(bucket.limits == slow);
+	EXPECT_EQ(drain(bucket, slow, kStart + 3 * kSecond), 12);
+}
+
+/* Switching to the limits the bucket already has only refills up to now. */
+TEST(LimitsChange, ExplicitSwitchToTheSameLimitsOnlyRefills)
+{
+	const Limits limits = {100, per_second(10)};
+	TokenBucket bucket;
+
+	bucket_init(bucket, limits, kStart);
+	drain(bucket, limits, kStart);
+
+	bucket_switch_limits(bucket, limits, kStart + kSecond);
+
+	EXPECT_EQ(bucket.updated_ns, kStart + kSecond);
+	EXPECT_EQ(drain(bucket, limits, kStart + kSecond), 10);
 }
 
 } /* namespace */

@@ -1,18 +1,18 @@
 /*
  * mixed_envelope_test.cpp
- *		The central invariant for runs that mix try_take, reserve (a
- *		reservation is granted at its ready_ns) and cancels, each passing the
- *		cancelled reservation's real ready_ns.
+ *		The central invariant for runs that mix try_take, reserve and cancels.
  *
- * Whoever cancels, from the back of the queue, from its middle or after the
- * slot has come, the grants keep the exact envelope.  A simple model of the
- * queue, kept by the test, says which cancels must give their tokens back:
- * those by the last reservation not yet given back, before its slot.
+ * Live waiters are kept in arrival order with their tickets; each claims its
+ * tokens the instant bucket_ticket_wait says it is due, and that instant
+ * stamps its grant.  Waiters give up (only the newest, or any) before they
+ * are due, which moves those behind up, or at and after it, which returns
+ * nothing.  The grants keep the exact envelope, waiters are due in arrival
+ * order, nothing is granted at once ahead of a waiter not yet due, and every
+ * ticket is what the test's own count of reserved tokens says.
  */
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <deque>
 #include <vector>
 
 #include "test_support.hpp"
@@ -26,24 +26,28 @@ using hacienda::bucket_finish_wait;
 using hacienda::bucket_init;
 using hacienda::bucket_peek;
 using hacienda::bucket_reserve;
+using hacienda::bucket_ticket_wait;
 using hacienda::bucket_try_take;
 using hacienda::deadline_after;
 using hacienda::Decision;
 using hacienda::Outcome;
+using hacienda::ticket_after_cancel;
 
+/* A live reservation, as its waiter holds it. */
 struct Waiter
 {
-	int64_t slot;
+	uint64_t ticket; /* as the core gave it, moved by ticket_after_cancel */
+	uint64_t model;  /* as the test's own count says it must be */
 	int64_t tokens;
-	int64_t id; /* order of arrival */
+	int64_t due_ns; /* INT64_MAX until found due; a due waiter still here lingers */
 };
 
 /* Which waiters give up. */
 enum class Cancels
 {
 	None,
-	Newest, /* only the most recent waiter */
-	Any     /* any waiter, mid-queue included, and some after their slot */
+	Newest, /* only the most recent waiter, always before it is due */
+	Any     /* any waiter, mid-queue included, and some at or after they are due */
 };
 
 struct Mix
@@ -56,20 +60,8 @@ struct Mix
 	int steps;
 };
 
-const char *
-cancels_name(Cancels cancels)
-{
-	switch (cancels)
-	{
-		case Cancels::None:
-			return "nocancel";
-		case Cancels::Newest:
-			return "cancelnewest";
-		case Cancels::Any:
-			return "cancelany";
-	}
-	return "?";
-}
+/* Test name parts, in the order of Cancels. */
+const char *const kCancelsNames[] = {"nocancel", "cancelnewest", "cancelany"};
 
 /* A simulated run: requests, their grant times, and the bucket's own counters. */
 class Simulation
@@ -81,127 +73,196 @@ public:
 			   static_cast<uint64_t>(mix.cancels))
 	{
 		bucket_init(bucket_, limits_, now_);
+
+		/* Start the ticket counter just short of 2^64, so every run crosses the wrap. */
+		model_reserved_ = UINT64_C(0) - static_cast<uint64_t>(3 * mix.capacity * kToken);
+		bucket_.reserved = model_reserved_;
+	}
+
+	/* Whether some live waiter is not yet due. */
+	bool
+	blocked() const
+	{
+		return std::any_of(waiters_.begin(), waiters_.end(),
+						   [](const Waiter &w) { return w.due_ns == INT64_MAX; });
+	}
+
+	/* A waiter gives up at or after its due instant: nothing may come back. */
+	void
+	late_cancel(const Waiter &waiter)
+	{
+		int64_t before = bucket_peek(bucket_, limits_, now_).level;
+
+		EXPECT_FALSE(bucket_cancel_wait(bucket_, limits_, now_, waiter.tokens, waiter.ticket));
+		EXPECT_EQ(bucket_peek(bucket_, limits_, now_).level, before);
+		late_++;
 	}
 
 	/*
-	 * Waiters whose slot has come own their tokens from that slot on, unless
-	 * (with Cancels::Any) they give up just after it, which returns nothing.
+	 * Every waiter looks at its ticket, in arrival order.  Due times follow
+	 * that order, and a waiter once due stays due.  A newly due one claims
+	 * its tokens now or, with Cancels::Any, now and then gives up now or
+	 * lingers; a lingering one gives up at some later look.
 	 */
 	void
-	finish_due()
+	poll()
 	{
-		while (!waiters_.empty() && waiters_.front().slot <= now_)
+		std::vector<Waiter> live;
+		int64_t previous = 0;
+
+		for (Waiter &w : waiters_)
 		{
-			if (mix_.cancels == Cancels::Any && rng_.next() % 8 == 0)
+			int64_t wait = bucket_ticket_wait(bucket_, limits_, now_, w.ticket);
+
+			EXPECT_GE(wait, previous) << "out of arrival order at +" << now_ - kStart;
+			EXPECT_TRUE(wait == 0 || w.due_ns == INT64_MAX) << "due once, and no longer";
+			previous = wait;
+			if (wait > 0)
+				live.push_back(w);
+			else if (w.due_ns == INT64_MAX)
 			{
-				cancel_and_check(waiters_.front(), false);
-				late_++;
+				int64_t roll = mix_.cancels == Cancels::Any ? rng_.between(0, 15) : 15;
+
+				w.due_ns = now_;
+				if (roll == 0)
+					live.push_back(w);
+				else if (roll <= 2)
+					late_cancel(w);
+				else
+				{
+					bucket_finish_wait(bucket_, now_);
+					grants_.push_back({now_, w.tokens});
+				}
 			}
+			else if (now_ > w.due_ns && rng_.next() % 4 == 0)
+				late_cancel(w);
 			else
-			{
-				bucket_finish_wait(bucket_, waiters_.front().slot);
-				grants_.push_back({waiters_.front().slot, waiters_.front().tokens});
-			}
-			waiters_.pop_front();
+				live.push_back(w);
 		}
-		while (!unreturned_.empty() && unreturned_.front() <= now_)
-			unreturned_.pop_front();
+		waiters_ = live;
 	}
 
-	/* Nothing is granted at once while a slot not given back is still to come. */
+	/*
+	 * Move the clock to target, stopping at each instant a waiter becomes due.
+	 * The core's wait must be exact: not due one nanosecond earlier, due then.
+	 */
 	void
-	expect_no_debt(const char *what)
+	advance_to(int64_t target)
 	{
-		int64_t last = unreturned_.empty() ? now_ : unreturned_.back();
+		for (;;)
+		{
+			auto head = std::find_if(waiters_.begin(), waiters_.end(),
+									 [](const Waiter &w) { return w.due_ns == INT64_MAX; });
 
-		EXPECT_LE(last, now_) << what << " granted at +" << now_ - kStart << " before the slot at +"
-							  << last - kStart;
+			if (head == waiters_.end())
+				break;
+
+			int64_t wait = wait_on_copy(bucket_, limits_, now_, head->ticket);
+
+			if (wait > target - now_)
+				break;
+			if (wait > 0)
+			{
+				EXPECT_EQ(wait_on_copy(bucket_, limits_, now_ + wait - 1, head->ticket), 1);
+				EXPECT_EQ(wait_on_copy(bucket_, limits_, now_ + wait, head->ticket), 0);
+			}
+			now_ += wait;
+			poll();
+		}
+		now_ = target;
+		poll();
 	}
 
+	/* A caller takes tokens if they are there; never while a waiter is not yet due. */
 	void
 	try_take()
 	{
 		int64_t tokens = rng_.between(1, mix_.max_tokens);
+		bool waiting = blocked();
 
 		if (bucket_try_take(bucket_, limits_, now_, tokens))
 		{
-			expect_no_debt("try_take");
+			EXPECT_FALSE(waiting) << "try_take granted ahead of a waiter";
 			grants_.push_back({now_, tokens});
 		}
 	}
 
+	/*
+	 * A caller reserves, with a random timeout.  A waiter's ticket is the
+	 * test's running count of tokens reserved and not given back, and its
+	 * wait is what bucket_ticket_wait says for that ticket.
+	 */
 	void
 	reserve()
 	{
 		int64_t tokens = rng_.between(1, mix_.max_tokens);
 		int64_t max_wait = pick_max_wait(tokens);
+		bool waiting = blocked();
+		int64_t tail_wait =
+			waiters_.empty() ? -1 : wait_on_copy(bucket_, limits_, now_, waiters_.back().ticket);
 		Decision decision = bucket_reserve(bucket_, limits_, now_, tokens, max_wait);
 
 		if (decision.outcome == Outcome::Granted)
 		{
-			expect_no_debt("reserve");
+			EXPECT_FALSE(waiting) << "reserve granted ahead of a waiter";
 			grants_.push_back({now_, tokens});
 		}
 		else if (decision.outcome == Outcome::MustWait)
 		{
-			int64_t slot = decision.ready_ns;
+			model_reserved_ += static_cast<uint64_t>(tokens * kToken);
 
-			EXPECT_EQ(slot, deadline_after(now_, decision.wait_ns));
-
-			/* First come, first served: behind every slot not given back, cancelled or not. */
-			if (!unreturned_.empty())
-			{
-				EXPECT_GT(slot, unreturned_.back());
-			}
-			waiters_.push_back({slot, tokens, next_id_++});
-			unreturned_.push_back(slot);
+			/* First come, first served: due after everyone already queued. */
+			EXPECT_GT(decision.wait_ns, tail_wait);
+			EXPECT_LE(decision.wait_ns, max_wait);
+			EXPECT_EQ(decision.ready_ns, deadline_after(now_, decision.wait_ns));
+			EXPECT_EQ(decision.ticket, model_reserved_);
+			EXPECT_EQ(wait_on_copy(bucket_, limits_, now_, decision.ticket), decision.wait_ns);
+			waiters_.push_back({decision.ticket, model_reserved_, tokens, INT64_MAX});
 		}
 		else
 			EXPECT_GT(decision.wait_ns, max_wait);
 	}
 
 	/*
-	 * Cancel a waiter with its real slot and check, through the level at now,
-	 * that its tokens came back (up to capacity) exactly when the model says.
+	 * A waiter gives up.  Before it is due its tokens come back exactly and
+	 * every other ticket moves through ticket_after_cancel; the test's own
+	 * count moves those that arrived later.  The woken waiters then look.
 	 */
-	void
-	cancel_and_check(const Waiter &waiter, bool gives_back)
-	{
-		int64_t before = bucket_peek(bucket_, limits_, now_).level;
-		int64_t expected = before;
-
-		if (gives_back)
-			expected = std::min(before + waiter.tokens * kToken, mix_.capacity * kToken);
-
-		bucket_cancel_wait(bucket_, limits_, now_, waiter.tokens, waiter.slot);
-
-		EXPECT_EQ(bucket_peek(bucket_, limits_, now_).level, expected)
-			<< "waiter " << waiter.id << (gives_back ? " (tail)" : " (not tail)");
-	}
-
-	/* A waiter gives up before its slot; only the last reservation gets its tokens back. */
 	void
 	cancel()
 	{
 		if (waiters_.empty() || mix_.cancels == Cancels::None)
 			return;
 
-		size_t victim = static_cast<size_t>(rng_.next() % waiters_.size());
+		size_t victim = mix_.cancels == Cancels::Newest
+							? waiters_.size() - 1
+							: static_cast<size_t>(rng_.next() % waiters_.size());
+		Waiter gone = waiters_[victim];
 
-		if (mix_.cancels == Cancels::Newest)
-			victim = waiters_.size() - 1;
-
-		bool tail = waiters_[victim].slot == unreturned_.back();
-
-		cancel_and_check(waiters_[victim], tail);
-		if (tail)
-		{
-			unreturned_.pop_back();
-			given_back_++;
-		}
-		else
-			kept_++;
 		waiters_.erase(waiters_.begin() + static_cast<std::ptrdiff_t>(victim));
+		if (gone.due_ns != INT64_MAX)
+		{
+			late_cancel(gone);
+			return;
+		}
+
+		int64_t before = bucket_peek(bucket_, limits_, now_).level;
+
+		ASSERT_TRUE(bucket_cancel_wait(bucket_, limits_, now_, gone.tokens, gone.ticket));
+		EXPECT_EQ(bucket_peek(bucket_, limits_, now_).level, before + gone.tokens * kToken);
+
+		model_reserved_ -= static_cast<uint64_t>(gone.tokens * kToken);
+		for (size_t k = 0; k < waiters_.size(); k++)
+		{
+			waiters_[k].ticket = ticket_after_cancel(waiters_[k].ticket, gone.ticket, gone.tokens);
+			if (k >= victim)
+				waiters_[k].model -= static_cast<uint64_t>(gone.tokens * kToken);
+			EXPECT_EQ(waiters_[k].ticket, waiters_[k].model);
+		}
+		given_back_++;
+		if (victim < waiters_.size())
+			mid_queue_++;
+		poll();
 	}
 
 	/* About three times as many tokens requested as the gap earns, rounded at random. */
@@ -218,13 +279,13 @@ public:
 		return std::min<int64_t>(whole, 50);
 	}
 
+	/* One gap of time, then a burst of calls at its end. */
 	void
 	step()
 	{
 		int64_t gap = next_gap(mix_.spacing, rng_);
 
-		now_ += gap;
-		finish_due();
+		advance_to(now_ + gap);
 		for (int64_t calls = calls_for(gap); calls > 0; calls--)
 		{
 			int64_t roll = rng_.between(0, 99);
@@ -238,15 +299,19 @@ public:
 		}
 	}
 
-	/* Let every remaining waiter reach its slot. */
+	/* Let every remaining waiter become due; those that linger give up a second later. */
 	void
 	finish_all()
 	{
-		if (!waiters_.empty())
-			now_ = std::max(now_, waiters_.back().slot);
-		finish_due();
+		while (blocked())
+			advance_to(now_ + kSecond);
+		now_ += kSecond;
+		for (const Waiter &w : waiters_)
+			late_cancel(w);
+		waiters_.clear();
 	}
 
+	/* A timeout: none, short, long, or (when the queue is short) unbounded. */
 	int64_t
 	pick_max_wait(int64_t tokens)
 	{
@@ -273,12 +338,11 @@ public:
 	Rng rng_;
 	TokenBucket bucket_;
 	int64_t now_ = kStart;
-	std::deque<Waiter> waiters_;     /* in slot order, which is arrival order */
-	std::deque<int64_t> unreturned_; /* slots still to come, not given back */
-	int64_t next_id_ = 0;
-	int64_t given_back_ = 0; /* cancels by the tail */
-	int64_t kept_ = 0;       /* cancels from mid-queue */
-	int64_t late_ = 0;       /* cancels at or after the slot */
+	std::vector<Waiter> waiters_; /* live, in arrival order */
+	uint64_t model_reserved_;     /* the ticket counter as the test counts it */
+	int64_t given_back_ = 0;      /* cancels before due */
+	int64_t mid_queue_ = 0;       /* of which, with someone behind */
+	int64_t late_ = 0;            /* cancels at or after due */
 	std::vector<Grant> grants_;
 };
 
@@ -286,13 +350,19 @@ class MixedEnvelope : public ::testing::TestWithParam<Mix>
 {
 };
 
-/* Run a simulation to its end, checking the counters along the way. */
-void
-run(Simulation &sim)
+/*
+ * try_take, reserve and cancels interleaved never grant more than
+ * capacity + rate * (b - a) over any [a, b], with no allowance for cancels;
+ * the bucket's counters agree with the run's.
+ */
+TEST_P(MixedEnvelope, NoWindowExceedsTheEnvelope)
 {
+	Simulation sim(GetParam());
+
 	for (int step = 0; step < sim.mix_.steps; step++)
 	{
 		sim.step();
+		ASSERT_FALSE(::testing::Test::HasFatalFailure()) << "step " << step;
 		ASSERT_EQ(sim.bucket_.waiting, static_cast<int32_t>(sim.waiters_.size()));
 	}
 
@@ -300,6 +370,7 @@ run(Simulation &sim)
 
 	EXPECT_EQ(sim.bucket_.granted, sim.grants_.size());
 	EXPECT_EQ(sim.bucket_.waiting, 0);
+	EXPECT_EQ(sim.bucket_.reserved, sim.model_reserved_);
 	EXPECT_GT(sim.grants_.size(), 50u);
 	if (sim.mix_.cancels != Cancels::None)
 	{
@@ -307,24 +378,13 @@ run(Simulation &sim)
 	}
 	if (sim.mix_.cancels == Cancels::Any)
 	{
-		EXPECT_GT(sim.kept_, 10);
+		EXPECT_GT(sim.mid_queue_, 10);
 		EXPECT_GT(sim.late_, 5);
 	}
 	else
 	{
-		EXPECT_EQ(sim.kept_ + sim.late_, 0);
+		EXPECT_EQ(sim.mid_queue_ + sim.late_, 0);
 	}
-}
-
-/*
- * try_take, reserve and cancels interleaved never grant more than
- * capacity + rate * (b - a) over any [a, b], with no allowance for cancels.
- */
-TEST_P(MixedEnvelope, NoWindowExceedsTheEnvelope)
-{
-	Simulation sim(GetParam());
-
-	run(sim);
 
 	EnvelopeCheck check = check_envelope(sim.grants_, sim.limits_);
 
@@ -360,7 +420,7 @@ INSTANTIATE_TEST_SUITE_P(Mixes, MixedEnvelope, ::testing::ValuesIn(kMixes),
 						 {
 							 return "rate" + std::to_string(info.param.rate) + "_" +
 									spacing_name(info.param.spacing) + "_" +
-									cancels_name(info.param.cancels);
+									kCancelsNames[static_cast<int>(info.param.cancels)];
 						 });
 
 } /* namespace */

@@ -66,6 +66,18 @@ time_to_earn(int64_t rate, int64_t tokens)
 	return static_cast<int64_t>(ceil_div(static_cast<i128>(tokens) * kE18, rate));
 }
 
+/*
+ * Nanoseconds until ticket is due at now_ns, asked of a copy so the bucket
+ * itself is left alone: a measurement, never an expected value.
+ */
+inline int64_t
+wait_on_copy(const TokenBucket &bucket, const Limits &limits, int64_t now_ns, uint64_t ticket)
+{
+	TokenBucket view = bucket;
+
+	return hacienda::bucket_ticket_wait(view, limits, now_ns, ticket);
+}
+
 /* Take one token at a time until refused; returns the number granted. */
 inline int64_t
 drain(TokenBucket &bucket, const Limits &limits, int64_t now_ns, int64_t at_most = INT64_MAX)
