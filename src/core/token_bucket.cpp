@@ -133,14 +133,20 @@ time_until_level(const TokenBucket &bucket, int64_t target)
 
 /*
  * How far ticket stands from the end of the queue, in nanotokens: what the
- * waiters behind it reserved.  Tickets count modulo 2^64, and a live ticket is
- * never further from the end than the deepest debt, so the difference of two
- * counters is exact.
+ * waiters behind it reserved.  Tickets count modulo 2^64.  A ticket not yet
+ * due is never further from the end than the deepest debt (kMinLevel), so its
+ * distance is exact; one further away than that must be long due, and is
+ * reported as the deepest debt, which keeps it due however far the counter
+ * has run on while its owner did not claim it.
  */
 int64_t
 behind_ticket(const TokenBucket &bucket, uint64_t ticket)
 {
-	return static_cast<int64_t>(bucket.reserved - ticket);
+	uint64_t behind = bucket.reserved - ticket;
+
+	if (behind > static_cast<uint64_t>(-kMinLevel))
+		return -kMinLevel;
+	return static_cast<int64_t>(behind);
 }
 
 /* The level at which the reservation holding ticket is paid for. */
@@ -245,6 +251,7 @@ bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, in
 				   uint64_t ticket) noexcept
 {
 	int64_t need = tokens * kUnitsPerToken;
+	int64_t ceiling;
 
 	advance(bucket, limits, now_ns);
 	if (bucket.waiting > 0)
@@ -257,11 +264,20 @@ bucket_cancel_wait(TokenBucket &bucket, const Limits &limits, int64_t now_ns, in
 	/*
 	 * Not yet due, so the level is below zero and the debt includes these
 	 * tokens.  Without them the bucket is as if they had never been reserved,
-	 * capped at the capacity, which may have shrunk since the reservation;
-	 * the tickets behind move up by need (ticket_after_cancel).
+	 * and the tickets behind move up by need (ticket_after_cancel).  If the
+	 * capacity shrank since the reservation, the level may not rise above
+	 * the new capacity less what the waiters behind still owe: they will be
+	 * served from it, as they would have been without this reservation.
 	 */
+	ceiling = capacity_units(bucket.limits) - behind_ticket(bucket, ticket);
 	bucket.reserved -= static_cast<uint64_t>(need);
-	add_earned(bucket, need, bucket.carry);
+	if (need >= ceiling - bucket.level)
+	{
+		bucket.level = ceiling;
+		bucket.carry = 0;
+	}
+	else
+		bucket.level += need;
 	return true;
 }
 
