@@ -13,8 +13,14 @@ namespace hacienda
 /* Define the hacienda_ratelimit.* parameters; called from _PG_init. */
 void define_settings();
 
-/* Limits every bucket uses, as this backend last read them. */
+/*
+ * Limits every bucket without its own uses: the postmaster's settings, which
+ * follow a reload at once, or this process's where none are published.
+ */
 Limits default_limits();
+
+/* The limits of this process's own settings, as it last read them. */
+Limits setting_limits();
 
 /* Number of buckets shared memory is sized for. */
 int max_buckets_setting();

@@ -55,7 +55,19 @@ struct SharedHeader
 	LWLock *config_lock;
 	EvictedTotals evicted; /* under table_lock, exclusive to change */
 	int64 clock_anchor_us; /* see clock_anchor_us(); set once at creation */
+
+	/*
+	 * The default limits as the postmaster last read them, written by the
+	 * postmaster alone and read without a lock: the version is odd while a
+	 * write is under way, and changes with every write.
+	 */
+	pg_atomic_uint64 defaults_version;
+	int64 default_capacity;
+	int64 default_rate;
 };
+
+/* How often a reader retries while the postmaster is writing the defaults. */
+constexpr int kDefaultsReadTries = 1000;
 
 SharedHeader *shared_header = NULL;
 HTAB *bucket_table = NULL;
@@ -129,6 +141,8 @@ create_shared_memory()
 		shared_header->table_lock = &locks[0].lock;
 		shared_header->config_lock = &locks[1].lock;
 		shared_header->clock_anchor_us = clock_anchor_us(monotonic_now_ns(), GetCurrentTimestamp());
+		pg_atomic_init_u64(&shared_header->defaults_version, 0);
+		publish_default_limits(setting_limits());
 	}
 
 	waiter_slots = static_cast<WaiterSlot *>(
@@ -334,6 +348,47 @@ close_gap_behind(const BucketEntry *entry, uint64 ticket, int32 tokens)
 		slot->ticket = moved;
 		SetLatch(slot->latch);
 	}
+}
+
+void
+publish_default_limits(const Limits &limits)
+{
+	uint64 version;
+
+	if (shared_header == NULL)
+		return;
+
+	version = pg_atomic_read_u64(&shared_header->defaults_version);
+	pg_atomic_write_u64(&shared_header->defaults_version, version + 1);
+	pg_write_barrier();
+	shared_header->default_capacity = limits.capacity;
+	shared_header->default_rate = limits.rate;
+	pg_write_barrier();
+	pg_atomic_write_u64(&shared_header->defaults_version, version + 2);
+}
+
+bool
+read_default_limits(Limits *limits)
+{
+	if (shared_header == NULL)
+		return false;
+
+	for (int i = 0; i < kDefaultsReadTries; i++)
+	{
+		uint64 before = pg_atomic_read_u64(&shared_header->defaults_version);
+		uint64 after;
+
+		if (before % 2 != 0)
+			continue;
+		pg_read_barrier();
+		limits->capacity = shared_header->default_capacity;
+		limits->rate = shared_header->default_rate;
+		pg_read_barrier();
+		after = pg_atomic_read_u64(&shared_header->defaults_version);
+		if (after == before)
+			return true;
+	}
+	return false;
 }
 
 void

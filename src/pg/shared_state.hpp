@@ -51,17 +51,6 @@ entry_limits(const BucketEntry *entry, const Limits &defaults)
 }
 
 /*
- * The limits a bucket works under, for a caller that keeps whatever defaults
- * it last switched to: a waiter, whose own settings do not follow a reload
- * until its statement ends.  The caller holds entry->mutex.
- */
-inline Limits
-entry_limits_in_force(const BucketEntry *entry)
-{
-	return entry_limits(entry, entry->bucket.limits);
-}
-
-/*
  * Where a waiting session keeps its reservation, so that a waiter ahead of it
  * that gives up can move it up the queue and wake it.  There is one per
  * backend; see the locking protocol in shared_state.cpp.
@@ -134,6 +123,20 @@ void enter_queue(const BucketEntry *entry, uint64 ticket);
  * exclusively.
  */
 void close_gap_behind(const BucketEntry *entry, uint64 ticket, int32 tokens);
+
+/*
+ * Publish the default limits for every backend.  Only the postmaster calls
+ * this, when it creates shared memory and when it reloads its settings, so
+ * all backends follow a reload at the same moment, statements already
+ * running included.  Does nothing before shared memory exists.
+ */
+void publish_default_limits(const Limits &limits);
+
+/*
+ * The default limits the postmaster published.  Returns false if there are
+ * none to read: shared memory does not exist, or a write never finished.
+ */
+bool read_default_limits(Limits *limits);
 
 /*
  * Wake every session waiting on key's bucket, so that each looks again at

@@ -52,12 +52,13 @@ void
 give_back(int, Datum arg)
 {
 	const Reservation *reservation = reinterpret_cast<const Reservation *>(DatumGetPointer(arg));
+	Limits defaults = default_limits();
 	BucketEntry *entry = lock_bucket_exclusively(&reservation->key);
 	WaiterSlot *slot = reservation->slot;
 
 	/* With the table lock exclusive, no spinlock is needed. */
 	if (entry != NULL && slot->entry == entry &&
-		bucket_cancel_wait(entry->bucket, entry_limits_in_force(entry), monotonic_now_ns(),
+		bucket_cancel_wait(entry->bucket, entry_limits(entry, defaults), monotonic_now_ns(),
 						   reservation->tokens, slot->ticket))
 		close_gap_behind(entry, slot->ticket, reservation->tokens);
 	slot->entry = NULL;
@@ -68,6 +69,7 @@ give_back(int, Datum arg)
 Claim
 claim_if_due(const Reservation *reservation)
 {
+	Limits defaults = default_limits();
 	BucketEntry *entry = lock_bucket_for_reading(&reservation->key);
 	WaiterSlot *slot = reservation->slot;
 	int64 now_ns = monotonic_now_ns();
@@ -80,7 +82,7 @@ claim_if_due(const Reservation *reservation)
 
 		SpinLockAcquire(&entry->mutex);
 		wait_ns =
-			bucket_ticket_wait(entry->bucket, entry_limits_in_force(entry), now_ns, slot->ticket);
+			bucket_ticket_wait(entry->bucket, entry_limits(entry, defaults), now_ns, slot->ticket);
 		claim.granted = wait_ns == 0;
 		claim.due_ns = deadline_after(entry->bucket.updated_ns, wait_ns);
 		if (claim.granted)

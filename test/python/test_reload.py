@@ -94,9 +94,9 @@ class ReloadTest(unittest.TestCase):
     def test_reload_reaches_sessions_already_waiting(self):
         """Reload from 1/s to 100/s with waiters due at 1 and 2 s: both return at once.
 
-        The waiters' own settings stay at 1/s until their statement ends; the
-        first call under the new rate switches the bucket and wakes them, and
-        they follow the bucket instead of switching it back.
+        The first call under the new rate switches the bucket and wakes its
+        waiters, which then follow the new rate although their own sessions
+        have not read the reload yet.
         """
         key = support.fresh_key("reload-waiting")
         threads = []
@@ -129,6 +129,42 @@ class ReloadTest(unittest.TestCase):
         late = [round(t.ended - changed_at, 3) for t in threads]
         self.assertLess(max(late), 0.5, "waiters returned %r s after the new rate" % late)
         self.assertEqual(support.status(self.session(), key)["waiting"], 0)
+
+    def test_statement_running_across_a_reload_follows_it(self):
+        """A statement running across a reload from 10/s to 1/s cannot bring 10/s back.
+
+        Session A calls try_acquire every 10 ms in one long statement, started
+        before the reload, so its own settings stay at 10/s; session B calls
+        every 10 ms after the reload.  Both share the bucket, and together
+        they get no more than 20 + 10 x (time to the reload) + 1 x (the rest).
+        """
+        key = support.fresh_key("reload-stale")
+        long_sql = ("SELECT count(*) FILTER (WHERE g) FROM (SELECT hacienda_try_acquire(%s) AS g, "
+                    "pg_sleep(0.01) FROM generate_series(1, 400)) AS calls")
+        stale = support.StatementThread(long_sql, (key,))
+        self.addCleanup(support.stop_statement_threads, [stale])
+        conn = self.session()
+        b_grants = 0
+        try:
+            started = time.monotonic()
+            stale.start()
+            time.sleep(0.5)
+            support.set_limits(refill_rate=1)
+            reloaded = time.monotonic()
+            while not stale.done() and time.monotonic() < started + 30:
+                b_grants += int(support.scalar(conn, TRY_SQL, (key,)))
+                time.sleep(0.01)
+            stale.join(30)
+            ended = time.monotonic()
+        finally:
+            support.set_limits()
+
+        self.assertIsNone(stale.error, stale.outcome())
+        total = stale.result + b_grants
+        bound = 20 + 10 * (reloaded - started) + 1 * (ended - reloaded) + 1
+        self.assertEqual(support.status(conn, key)["total_requests"], total)
+        self.assertLessEqual(total, bound, "%d grants (%d in the old statement) over %.1f s; "
+                             "the old rate came back" % (total, stale.result, ended - started))
 
 
 if __name__ == "__main__":
