@@ -11,7 +11,7 @@ HR_PG_MAJOR=15
 HR_PG_BIN=${HR_PG_BIN:-/usr/lib/postgresql/$HR_PG_MAJOR/bin}
 HR_PORT=${HR_PORT:-5499}
 HR_PACKAGES=(postgresql-$HR_PG_MAJOR postgresql-server-dev-$HR_PG_MAJOR libkrb5-dev
-	g++ make cmake libgtest-dev python3-psycopg2 libipc-run-perl)
+	g++ make cmake libgtest-dev python3-psycopg2 libipc-run-perl pgbouncer)
 
 hr_log() {
 	printf '\n=== %s\n' "$*" >&2
