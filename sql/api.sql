@@ -105,6 +105,9 @@ SELECT hacienda_acquire(0, 'api_acquire') AS granted;
 \echo :LAST_ERROR_SQLSTATE
 SELECT hacienda_acquire(0.5, 'api_acquire', 2) AS granted;
 \echo :LAST_ERROR_SQLSTATE
+-- The message reads right whatever the number of tokens and of seconds.
+SELECT hacienda_acquire(1, 'api_acquire', 2) AS granted;
+\echo :LAST_ERROR_SQLSTATE
 
 -- Failing fast: a timeout of 60 seconds does not make the call sleep.
 SELECT clock_timestamp() AS started \gset

@@ -31,6 +31,13 @@ FROM generate_series(1, 3);
 SELECT hacienda_unconfigure('configure_own');
 SELECT capacity, refill_rate, tokens::int AS tokens FROM hacienda_status('configure_own');
 
+-- A bucket nobody has used yet starts full under the limits it is given, and
+-- full again under the defaults when it returns to them.
+SELECT hacienda_configure('configure_fresh', 3, 1);
+SELECT capacity, refill_rate, tokens::int AS tokens FROM hacienda_status('configure_fresh');
+SELECT hacienda_unconfigure('configure_fresh');
+SELECT capacity, refill_rate, tokens::int AS tokens FROM hacienda_status('configure_fresh');
+
 --
 -- Invalid limits are rejected with SQLSTATE class 22, and nothing changes.
 --

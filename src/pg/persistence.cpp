@@ -7,6 +7,32 @@
  * crash, and when the postmaster shuts down cleanly, which is when counters
  * are saved.  After a crash, counters go back to the last save.  Buckets
  * always start full: only limits and counters are kept.
+ *
+ * Configured keys that do not fit
+ * -------------------------------
+ * hacienda_ratelimit.max_buckets may have been lowered since the last save.
+ * Loading restores configured buckets first.  Saved buckets without limits
+ * of their own that find no room are counted as evicted, as they would have
+ * been at run time.  Configured buckets that find no room are left out of
+ * the table, but their records stay in the state file: every save while the
+ * server runs copies them from the file it replaces (merge_left_out), so a
+ * restart with more room brings them back.  The file is the one place that
+ * every process that saves sees, the backends that change configuration as
+ * well as the postmaster at shutdown, and the configuration lock orders
+ * those saves.
+ *
+ * Every change of a key's configuration rewrites the file, so a configured
+ * record in the file whose key has no limits of its own in the table can
+ * only be one that was left out.  Such a record is kept as it is until its
+ * key is given limits again (the table's record then replaces it) or
+ * returned to the defaults (it is dropped, with its counters).  While its key
+ * has a bucket under the default limits, that bucket is saved as evicted, as
+ * a restart will make it.  Left-out records only ever go away, so no save
+ * holds more records than the file loaded, which held at most kMaxBuckets.
+ *
+ * Only a server whose load left something out reads the old file when it
+ * saves.  left_out_at_load says so; the postmaster sets it while it loads,
+ * before it starts any backend, so every process that saves inherits it.
  */
 #include "postgres_headers.hpp"
 
@@ -26,30 +52,63 @@ namespace hacienda
 namespace
 {
 
-StoredState
-empty_state()
+/* Whether the last load left configured records out of the table. */
+bool left_out_at_load = false;
+
+/* How a save went. */
+enum class SaveOutcome
 {
-	StoredState state;
+	Saved,
+	Unchanged,  /* nothing to write */
+	NoMemory,   /* the records could not be gathered */
+	WriteFailed /* errno and the failed step say why */
+};
 
-	state.evicted = {0, 0, 0};
-	state.count = 0;
-	state.buckets = static_cast<StoredBucket *>(palloc0(sizeof(StoredBucket) * bucket_capacity()));
-	return state;
-}
-
-/* Copy every bucket into state, whose array has room for the whole table. */
-void
+/*
+ * Copy every bucket and the evicted totals into state, in an array palloc'd
+ * for as many records as the table holds.  They are counted and copied under
+ * one hold of the table lock, which keeps buckets from being added in
+ * between.  Returns false, with nothing allocated and no lock held, if the
+ * memory cannot be had.
+ */
+bool
 collect_state(StoredState *state)
 {
 	HASH_SEQ_STATUS scan;
 	BucketEntry *entry;
 	int64 anchor_us = wall_clock_anchor();
+	long entries;
 
+	state->count = 0;
 	lock_buckets_for_scan(&scan);
+
+	/*
+	 * Nothing may raise an error under the lock: ask for memory without one.
+	 * The records are zeroed so that no stray byte reaches the file.
+	 */
+	entries = bucket_count();
+	state->buckets = static_cast<StoredBucket *>(
+		palloc_extended(sizeof(StoredBucket) * Max(entries, 1),
+						MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO));
+	if (state->buckets == NULL)
+	{
+		hash_seq_term(&scan);
+		unlock_buckets();
+		return false;
+	}
+
 	while ((entry = static_cast<BucketEntry *>(hash_seq_search(&scan))) != NULL)
 	{
-		StoredBucket *record = &state->buckets[state->count++];
+		StoredBucket *record;
 		int64 last_grant_ns;
+
+		/* Cannot happen: adding a bucket takes the lock exclusively. */
+		if (state->count == entries)
+		{
+			hash_seq_term(&scan);
+			break;
+		}
+		record = &state->buckets[state->count++];
 
 		record->key.len = entry->key.len;
 		memcpy(record->key.data, entry->key.data, entry->key.len);
@@ -68,6 +127,145 @@ collect_state(StoredState *state)
 	}
 	state->evicted = evicted_totals();
 	unlock_buckets();
+	return true;
+}
+
+/* qsort and bsearch order of records: by key. */
+int
+compare_keys(const void *a, const void *b)
+{
+	const BucketKey &x = static_cast<const StoredBucket *>(a)->key;
+	const BucketKey &y = static_cast<const StoredBucket *>(b)->key;
+	int order = memcmp(x.data, y.data, Min(x.len, y.len));
+
+	if (order != 0)
+		return order;
+	return (x.len > y.len) - (x.len < y.len);
+}
+
+/* Whether a and b name the same bucket. */
+bool
+same_key(const BucketKey &a, const BucketKey &b)
+{
+	return a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+}
+
+/*
+ * Add to state, gathered from the table, the configured records that the
+ * last load left out, read from the file about to be replaced; see the top
+ * of this file.  dropped, if not NULL, is a key being returned to the
+ * defaults: its record in the old file is not kept, and *dropped_found says
+ * whether there was one.  Returns false if memory runs out; state is then
+ * as it was.
+ */
+bool
+merge_left_out(StoredState *state, const BucketKey *dropped, bool *dropped_found)
+{
+	StoredState old;
+	int candidates = 0;
+	int kept = 0;
+	StoredBucket *merged;
+
+	*dropped_found = false;
+	read_state_file(&old);
+
+	/* The old file's configured records, but dropped's, go to the front, sorted. */
+	for (int i = 0; i < old.count; i++)
+	{
+		if (!old.buckets[i].configured)
+			continue;
+		if (dropped != NULL && same_key(old.buckets[i].key, *dropped))
+		{
+			*dropped_found = true;
+			continue;
+		}
+		old.buckets[candidates++] = old.buckets[i];
+	}
+	if (candidates > 0)
+		qsort(old.buckets, candidates, sizeof(StoredBucket), compare_keys);
+
+	/*
+	 * A key with limits of its own in the table has the table's record.  One
+	 * with a bucket under the default limits keeps its left-out record, and
+	 * that bucket counts as evicted, as it will be when the server starts
+	 * again.  Either way the left-out record is used up: its configured flag
+	 * is cleared.
+	 */
+	for (int i = 0; i < state->count && candidates > 0; i++)
+	{
+		StoredBucket *mine = &state->buckets[i];
+		StoredBucket *left = static_cast<StoredBucket *>(
+			bsearch(mine, old.buckets, candidates, sizeof(StoredBucket), compare_keys));
+
+		if (left == NULL)
+			continue;
+		if (!mine->configured)
+		{
+			state->evicted.buckets++;
+			state->evicted.granted += mine->granted;
+			state->evicted.rejected += mine->rejected;
+			*mine = *left;
+		}
+		left->configured = false;
+	}
+
+	/* The records whose key is not in the table are kept as they are. */
+	for (int i = 0; i < candidates; i++)
+		if (old.buckets[i].configured)
+			old.buckets[kept++] = old.buckets[i];
+	if (kept > 0)
+	{
+		merged = static_cast<StoredBucket *>(palloc_extended(
+			sizeof(StoredBucket) * (state->count + kept), MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM));
+		if (merged == NULL)
+		{
+			pfree(old.buckets);
+			return false;
+		}
+		memcpy(merged, state->buckets, sizeof(StoredBucket) * state->count);
+		memcpy(merged + state->count, old.buckets, sizeof(StoredBucket) * kept);
+		pfree(state->buckets);
+		state->buckets = merged;
+		state->count += kept;
+	}
+
+	if (old.buckets != NULL)
+		pfree(old.buckets);
+	return true;
+}
+
+/*
+ * Write the table, and the configured records the last load left out, to
+ * the state file.  dropped is as for merge_left_out.  With only_if_dropped,
+ * nothing is written unless the old file had a record of dropped to give up.
+ * The caller holds the configuration lock, or is the postmaster at shutdown.
+ */
+SaveOutcome
+save_state(const BucketKey *dropped, bool only_if_dropped, const char **failed)
+{
+	StoredState state;
+	bool dropped_found = false;
+	bool written;
+	int saved_errno;
+
+	if (!collect_state(&state))
+		return SaveOutcome::NoMemory;
+	if (left_out_at_load && !merge_left_out(&state, dropped, &dropped_found))
+	{
+		pfree(state.buckets);
+		return SaveOutcome::NoMemory;
+	}
+	if (only_if_dropped && !dropped_found)
+	{
+		pfree(state.buckets);
+		return SaveOutcome::Unchanged;
+	}
+
+	written = write_state_file(state, failed);
+	saved_errno = errno;
+	pfree(state.buckets);
+	errno = saved_errno;
+	return written ? SaveOutcome::Saved : SaveOutcome::WriteFailed;
 }
 
 /* Whether key has a bucket with limits of its own. */
@@ -107,12 +305,21 @@ bucket_never_used(const TokenBucket &bucket)
 	return bucket.granted == 0 && bucket.rejected == 0 && bucket.waiting == 0;
 }
 
+/*
+ * Report a save that did not go through at elevel; errno must be as
+ * save_state left it.
+ */
 void
-report_write_failure(int elevel, const char *failed)
+report_save_failure(int elevel, SaveOutcome outcome, const char *failed)
 {
-	ereport(elevel,
-			(errcode_for_file_access(),
-			 errmsg("could not %s rate-limit state file \"%s\": %m", failed, kStateFileName)));
+	if (outcome == SaveOutcome::NoMemory)
+		ereport(elevel, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"),
+						 errdetail("Could not gather the rate-limit state to save in \"%s\".",
+								   kStateFileName)));
+	else if (outcome == SaveOutcome::WriteFailed)
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not %s rate-limit state file \"%s\": %m", failed, kStateFileName)));
 }
 
 /* Put one saved bucket back into the table.  Returns false if there is no room. */
@@ -151,27 +358,84 @@ load_state()
 	StoredState state;
 	Limits defaults = default_limits();
 	int64 now_ns = monotonic_now_ns();
+	int restored = 0;
+	bool full = false;
+	int left_out = 0;
+	EvictedTotals dropped = {0, 0, 0};
 
 	read_state_file(&state);
 	set_evicted_totals(state.evicted);
 
-	/* Configured buckets first: they must not be crowded out by counters. */
+	/*
+	 * Configured buckets first: they must not be crowded out by counters.
+	 * Once the table is full, nothing more goes in: restoring a bucket
+	 * without limits of its own would only evict another such one.
+	 */
 	for (int pass = 0; pass < 2; pass++)
 	{
 		for (int i = 0; i < state.count; i++)
 		{
-			if (state.buckets[i].configured != (pass == 0))
+			const StoredBucket &record = state.buckets[i];
+
+			if (record.configured != (pass == 0))
 				continue;
-			if (!restore_bucket(state.buckets[i], defaults, now_ns))
+			full = full || restored >= bucket_capacity();
+			if (!full && restore_bucket(record, defaults, now_ns))
 			{
-				ereport(LOG, (errmsg("not every saved rate-limit bucket fits in %d buckets",
-									 bucket_capacity()),
-							  errhint("Raise \"hacienda_ratelimit.max_buckets\".")));
-				pass = 2;
-				break;
+				restored++;
+				continue;
+			}
+			full = true;
+			if (record.configured)
+				left_out++;
+			else
+			{
+				dropped.buckets++;
+				dropped.granted += record.granted;
+				dropped.rejected += record.rejected;
 			}
 		}
 	}
+	left_out_at_load = left_out > 0;
+
+	/* Buckets without limits of their own that found no room count as evicted. */
+	if (dropped.buckets > 0)
+	{
+		EvictedTotals totals;
+
+		lock_buckets_shared();
+		totals = evicted_totals();
+		unlock_buckets();
+		totals.buckets += dropped.buckets;
+		totals.granted += dropped.granted;
+		totals.rejected += dropped.rejected;
+		set_evicted_totals(totals);
+
+		ereport(LOG,
+				(errmsg_plural("counted %llu saved rate-limit bucket as evicted",
+							   "counted %llu saved rate-limit buckets as evicted",
+							   static_cast<unsigned long>(dropped.buckets),
+							   static_cast<unsigned long long>(dropped.buckets)),
+				 errdetail_plural("Only %d bucket fits in shared memory, and buckets with limits "
+								  "of their own come first.",
+								  "Only %d buckets fit in shared memory, and buckets with limits "
+								  "of their own come first.",
+								  bucket_capacity(), bucket_capacity())));
+	}
+
+	if (left_out > 0)
+		ereport(WARNING,
+				(errmsg_plural("could not restore the limits of %d rate-limit bucket",
+							   "could not restore the limits of %d rate-limit buckets", left_out,
+							   left_out),
+				 errdetail_plural("Only %d bucket fits in shared memory.  Those keys use the "
+								  "default limits until a restart restores their own, which the "
+								  "state file keeps.",
+								  "Only %d buckets fit in shared memory.  Those keys use the "
+								  "default limits until a restart restores their own, which the "
+								  "state file keeps.",
+								  bucket_capacity(), bucket_capacity()),
+				 errhint("Raise \"hacienda_ratelimit.max_buckets\" and restart the server.")));
 
 	if (state.buckets != NULL)
 		pfree(state.buckets);
@@ -180,8 +444,8 @@ load_state()
 void
 save_state_at_shutdown(int code, Datum arg)
 {
-	StoredState state;
-	const char *failed;
+	SaveOutcome outcome;
+	const char *failed = NULL;
 
 	/*
 	 * After a crash, or an immediate shutdown that killed backends wherever
@@ -192,31 +456,36 @@ save_state_at_shutdown(int code, Datum arg)
 	if (code != 0 || !shut_down_cleanly())
 		return;
 
-	state = empty_state();
-	collect_state(&state);
-	if (!write_state_file(state, &failed))
-		report_write_failure(LOG, failed);
+	outcome = save_state(NULL, false, &failed);
+	report_save_failure(LOG, outcome, failed);
 }
 
 void
 store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 {
-	StoredState state;
 	Limits defaults;
 	int64 now_ns;
 	BucketEntry *entry;
 	bool was_configured;
 	Limits was_limits;
-	const char *failed;
-	bool saved;
+	const char *failed = NULL;
+	SaveOutcome outcome;
 	int saved_errno;
 
 	LWLockAcquire(config_lock(), LW_EXCLUSIVE);
 
-	/* Returning a key to the defaults that has none of its own changes nothing. */
+	/*
+	 * Returning a key to the defaults that has none of its own in the table
+	 * changes nothing there.  The last load may have left its limits out,
+	 * though: the file then no longer keeps them.
+	 */
 	if (!configured && !has_own_limits(key))
 	{
+		outcome = left_out_at_load ? save_state(key, true, &failed) : SaveOutcome::Unchanged;
+		saved_errno = errno;
 		LWLockRelease(config_lock());
+		errno = saved_errno;
+		report_save_failure(ERROR, outcome, failed);
 		return;
 	}
 
@@ -235,19 +504,22 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	entry->configured = configured;
 	if (configured)
 		entry->configured_limits = limits;
-	if (configured && bucket_never_used(entry->bucket))
-		bucket_init(entry->bucket, limits, now_ns);
+	/* Unused, it starts full under its new limits, whether its own or the defaults. */
+	if (bucket_never_used(entry->bucket))
+		bucket_init(entry->bucket, entry_limits(entry, defaults), now_ns);
 	else
 		bucket_switch_limits(entry->bucket, entry_limits(entry, defaults), now_ns);
 	SpinLockRelease(&entry->mutex);
 	unlock_buckets();
 
-	/* Then the file; if that fails, undo the change in shared memory. */
-	state = empty_state();
-	collect_state(&state);
-	saved = write_state_file(state, &failed);
+	/*
+	 * Then the file; if that fails, undo the change in shared memory.  A key
+	 * returned to the defaults drops its old record, which the table's
+	 * replaces.
+	 */
+	outcome = save_state(configured ? NULL : key, false, &failed);
 	saved_errno = errno;
-	if (!saved)
+	if (outcome != SaveOutcome::Saved)
 	{
 		entry = lock_bucket_for_reading(key);
 		if (entry != NULL)
@@ -261,16 +533,12 @@ store_configuration(const BucketKey *key, bool configured, const Limits &limits)
 	}
 
 	LWLockRelease(config_lock());
-	pfree(state.buckets);
 
 	/* Waiters look again at when they are due under the limits now in force. */
 	wake_waiters(key);
 
-	if (!saved)
-	{
-		errno = saved_errno;
-		report_write_failure(ERROR, failed);
-	}
+	errno = saved_errno;
+	report_save_failure(ERROR, outcome, failed);
 }
 
 } /* namespace hacienda */

@@ -23,8 +23,9 @@ void save_state_at_shutdown(int code, Datum arg);
 
 /*
  * Give key limits of its own (configured) or return it to the defaults, in
- * shared memory and durably in the state file.  Raises an ERROR, changing
- * nothing, if the table is full or the file cannot be written.
+ * shared memory and durably in the state file.  A bucket nobody has used
+ * starts full under its new limits.  Raises an ERROR, changing nothing, if the
+ * table is full or the state cannot be saved.
  */
 void store_configuration(const BucketKey *key, bool configured, const Limits &limits);
 

@@ -58,13 +58,14 @@ report_timeout(const BucketKey *key, int32 tokens, int64 timeout_ns, int64 wait_
 	char *timeout = float8out_internal(ns_to_seconds(timeout_ns));
 	const char *shown = key_for_message(key->data, key->len);
 
+	/* The plural form follows the tokens; the timeout, any fraction, is in "s". */
 	ereport(
 		ERROR,
 		(errcode(ERRCODE_RATE_LIMIT_TIMEOUT),
-		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%s\" within %s "
-					   "seconds",
-					   "could not acquire %d rate-limit tokens from bucket \"%s\" within %s "
-					   "seconds",
+		 errmsg_plural("could not acquire %d rate-limit token from bucket \"%s\" within the "
+					   "timeout of %s s",
+					   "could not acquire %d rate-limit tokens from bucket \"%s\" within the "
+					   "timeout of %s s",
 					   tokens, tokens, shown, timeout),
 		 errdetail("The next slot for the request is %.3f seconds away.", ns_to_seconds(wait_ns)),
 		 errhint("Retry later, or allow a longer timeout.")));

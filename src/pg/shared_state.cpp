@@ -402,6 +402,12 @@ wake_waiters(const BucketKey *key)
 	unlock_buckets();
 }
 
+long
+bucket_count()
+{
+	return hash_get_num_entries(bucket_table);
+}
+
 int
 bucket_capacity()
 {

@@ -145,6 +145,9 @@ bool read_default_limits(Limits *limits);
  */
 void wake_waiters(const BucketKey *key);
 
+/* The number of buckets in the table now; the caller holds the table lock. */
+long bucket_count();
+
 /* The number of buckets shared memory holds at most. */
 int bucket_capacity();
 
