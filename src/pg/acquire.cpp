@@ -109,8 +109,10 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 		report_table_full();
 
 	SpinLockAcquire(&entry->mutex);
+	limits_changed =
+		entry->bucket.waiting > 0 &&
+		entry->bucket.limits != (entry->configured ? entry->configured_limits : defaults);
 	request.limits = entry_limits(entry, defaults);
-	limits_changed = entry->bucket.waiting > 0 && entry->bucket.limits != request.limits;
 	request.oversized = tokens > request.limits.capacity;
 	if (request.oversized)
 		request.decision = {Outcome::Refused, 0, now_ns, 0};

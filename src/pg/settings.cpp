@@ -25,6 +25,9 @@ int capacity_setting = 20;
 double refill_rate_setting = 10.0;
 int max_buckets = 1000;
 
+/* When the limits default_limits() last returned took effect. */
+int64 defaults_since_ns = INT64_MIN;
+
 /* In the postmaster, publish limits made of these values, if they are valid. */
 void
 publish_if_postmaster(int capacity, double rate)
@@ -76,9 +79,16 @@ default_limits()
 {
 	Limits limits;
 
-	if (read_default_limits(&limits))
+	if (read_default_limits(&limits, &defaults_since_ns))
 		return limits;
+	defaults_since_ns = INT64_MIN;
 	return setting_limits();
+}
+
+int64
+default_limits_since_ns()
+{
+	return defaults_since_ns;
 }
 
 Limits

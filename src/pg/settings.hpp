@@ -19,6 +19,12 @@ void define_settings();
  */
 Limits default_limits();
 
+/*
+ * The monotonic clock at which the limits default_limits() last returned took
+ * effect, or INT64_MIN if not known.
+ */
+int64_t default_limits_since_ns();
+
 /* The limits of this process's own settings, as it last read them. */
 Limits setting_limits();
 

@@ -64,6 +64,7 @@ struct SharedHeader
 	pg_atomic_uint64 defaults_version;
 	int64 default_capacity;
 	int64 default_rate;
+	int64 defaults_since_ns; /* monotonic clock when they took effect */
 };
 
 /* How often a reader retries while the postmaster is writing the defaults. */
@@ -363,12 +364,13 @@ publish_default_limits(const Limits &limits)
 	pg_write_barrier();
 	shared_header->default_capacity = limits.capacity;
 	shared_header->default_rate = limits.rate;
+	shared_header->defaults_since_ns = monotonic_now_ns();
 	pg_write_barrier();
 	pg_atomic_write_u64(&shared_header->defaults_version, version + 2);
 }
 
 bool
-read_default_limits(Limits *limits)
+read_default_limits(Limits *limits, int64 *since_ns)
 {
 	if (shared_header == NULL)
 		return false;
@@ -383,6 +385,7 @@ read_default_limits(Limits *limits)
 		pg_read_barrier();
 		limits->capacity = shared_header->default_capacity;
 		limits->rate = shared_header->default_rate;
+		*since_ns = shared_header->defaults_since_ns;
 		pg_read_barrier();
 		after = pg_atomic_read_u64(&shared_header->defaults_version);
 		if (after == before)

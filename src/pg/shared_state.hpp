@@ -10,6 +10,7 @@
 #include "postgres_headers.hpp"
 
 #include "limits.hpp"
+#include "settings.hpp"
 #include "token_bucket.hpp"
 
 namespace hacienda
@@ -43,11 +44,21 @@ struct EvictedTotals
 	uint64 rejected;
 };
 
-/* The limits a bucket works under; the caller holds entry->mutex. */
+/*
+ * The limits a bucket works under now.  A bucket under the defaults that has
+ * not yet seen the defaults in force switches to them first, as of the moment
+ * they took effect, so that the time since then refills under them however
+ * long the bucket went unused.  defaults comes from default_limits(); the
+ * caller holds entry->mutex.
+ */
 inline Limits
-entry_limits(const BucketEntry *entry, const Limits &defaults)
+entry_limits(BucketEntry *entry, const Limits &defaults)
 {
-	return entry->configured ? entry->configured_limits : defaults;
+	if (entry->configured)
+		return entry->configured_limits;
+	if (entry->bucket.limits != defaults)
+		bucket_switch_limits(entry->bucket, defaults, default_limits_since_ns());
+	return defaults;
 }
 
 /*
@@ -133,10 +144,11 @@ void close_gap_behind(const BucketEntry *entry, uint64 ticket, int32 tokens);
 void publish_default_limits(const Limits &limits);
 
 /*
- * The default limits the postmaster published.  Returns false if there are
- * none to read: shared memory does not exist, or a write never finished.
+ * The default limits the postmaster published, and the monotonic clock at
+ * which they took effect.  Returns false if there are none to read: shared
+ * memory does not exist, or a write never finished.
  */
-bool read_default_limits(Limits *limits);
+bool read_default_limits(Limits *limits, int64 *since_ns);
 
 /*
  * Wake every session waiting on key's bucket, so that each looks again at

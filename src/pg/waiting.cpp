@@ -2,9 +2,10 @@
  * waiting.cpp
  *		Sleeping until a reserved slot comes due.
  *
- * The sleep is one WaitLatch per wake-up, not a polling loop: the latch is
- * set by the signals that deliver cancellation and timeouts and by a waiter
- * ahead that gives up, the wait ends by itself when the slot comes due, the
+ * The sleep is on the latch, not a polling loop: the latch is set by the
+ * signals that deliver cancellation and timeouts and by a waiter ahead that
+ * gives up, the wait ends by itself when the slot comes due (in steps of at
+ * most a second, and a last fraction of a millisecond), the
  * postmaster's death ends the process, and the client socket is watched for
  * the peer closing it.  While asleep the backend shows wait_event_type
  * "Extension" in pg_stat_activity.
@@ -96,21 +97,19 @@ claim_if_due(const Reservation *reservation)
 	return claim;
 }
 
-/* Milliseconds to sleep for wait_ns, rounded up so we never wake early. */
-long
-sleep_ms(int64 wait_ns)
-{
-	int64 ms;
+/*
+ * The longest single sleep on the latch.  The kernel may end a timed wait
+ * late by a small fraction of its length; shorter sleeps keep that under a
+ * millisecond, and cost a waiter only one extra wake-up a second.
+ */
+constexpr int64 kLongestSleepNs = 1000 * INT64_C(1000000);
+constexpr int64 kNanosPerMilli = 1000000;
 
-	if (wait_ns <= 0)
-		return 0;
-	ms = wait_ns / 1000000 + (wait_ns % 1000000 != 0);
-
-	return ms > LONG_MAX ? LONG_MAX : static_cast<long>(ms);
-}
-
-/* One sleep on the latch; turns a closed client socket into an interrupt. */
-void
+/*
+ * One sleep on the latch; turns a closed client socket into an interrupt.
+ * Returns whether the latch was set.
+ */
+bool
 sleep_once(long timeout_ms)
 {
 	int events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
@@ -131,6 +130,25 @@ sleep_once(long timeout_ms)
 		ClientConnectionLost = true;
 		InterruptPending = true;
 	}
+	return (rc & WL_LATCH_SET) != 0;
+}
+
+/*
+ * Sleep towards due_ns without passing it: on the latch for whole
+ * milliseconds while one or more remain, then the last fraction of one with
+ * pg_usleep, which is too short to hold up an interrupt.  Returns whether
+ * the latch was set, which may mean the slot moved.
+ */
+bool
+sleep_towards(int64 due_ns)
+{
+	int64 left_ns = due_ns - monotonic_now_ns();
+
+	if (left_ns >= kNanosPerMilli)
+		return sleep_once(static_cast<long>(Min(left_ns, kLongestSleepNs) / kNanosPerMilli));
+	if (left_ns > 0)
+		pg_usleep(static_cast<long>((left_ns + 999) / 1000));
+	return false;
 }
 
 /*
@@ -145,9 +163,12 @@ sleep_until_claimed(const Reservation *reservation, int64 due_ns)
 	for (;;)
 	{
 		Claim claim;
+		bool woken;
 
-		sleep_once(sleep_ms(due_ns - monotonic_now_ns()));
+		woken = sleep_towards(due_ns);
 		CHECK_FOR_INTERRUPTS();
+		if (!woken && monotonic_now_ns() < due_ns)
+			continue;
 
 		claim = claim_if_due(reservation);
 		if (claim.granted)
