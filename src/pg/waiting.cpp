@@ -4,8 +4,8 @@
  *
  * The sleep is on the latch, not a polling loop: the latch is set by the
  * signals that deliver cancellation and timeouts and by a waiter ahead that
- * gives up, the wait ends by itself when the slot comes due (in steps of at
- * most a second, and a last fraction of a millisecond), the
+ * gives up, the wait ends by itself when the slot comes due (in a long step,
+ * a short one and a last fraction of a millisecond), the
  * postmaster's death ends the process, and the client socket is watched for
  * the peer closing it.  While asleep the backend shows wait_event_type
  * "Extension" in pg_stat_activity.
@@ -98,11 +98,11 @@ claim_if_due(const Reservation *reservation)
 }
 
 /*
- * The longest single sleep on the latch.  The kernel may end a timed wait
- * late by a small fraction of its length; shorter sleeps keep that under a
- * millisecond, and cost a waiter only one extra wake-up a second.
+ * The kernel may end a timed wait late by up to a thousandth of its length.
+ * A long sleep therefore stops short of the slot by twice that, and the few
+ * milliseconds left are slept again, where the slack is negligible.
  */
-constexpr int64 kLongestSleepNs = 1000 * INT64_C(1000000);
+constexpr int64 kSlackShare = 500;
 constexpr int64 kNanosPerMilli = 1000000;
 
 /*
@@ -145,7 +145,7 @@ sleep_towards(int64 due_ns)
 	int64 left_ns = due_ns - monotonic_now_ns();
 
 	if (left_ns >= kNanosPerMilli)
-		return sleep_once(static_cast<long>(Min(left_ns, kLongestSleepNs) / kNanosPerMilli));
+		return sleep_once(static_cast<long>((left_ns - left_ns / kSlackShare) / kNanosPerMilli));
 	if (left_ns > 0)
 		pg_usleep(static_cast<long>((left_ns + 999) / 1000));
 	return false;
