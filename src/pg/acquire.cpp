@@ -88,7 +88,6 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 	Limits defaults = default_limits();
 	int64 now_ns;
 	BucketEntry *entry;
-	bool limits_changed;
 	Request request;
 
 	/*
@@ -109,9 +108,6 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 		report_table_full();
 
 	SpinLockAcquire(&entry->mutex);
-	limits_changed =
-		entry->bucket.waiting > 0 &&
-		entry->bucket.limits != (entry->configured ? entry->configured_limits : defaults);
 	request.limits = entry_limits(entry, defaults);
 	request.oversized = tokens > request.limits.capacity;
 	if (request.oversized)
@@ -133,10 +129,6 @@ run_request(const BucketKey *key, int32 tokens, RequestKind kind, int64 max_wait
 	SpinLockRelease(&entry->mutex);
 
 	unlock_buckets();
-
-	/* New defaults after a reload move the queue's due times: let it look again. */
-	if (limits_changed)
-		wake_waiters(key);
 
 	if (request.oversized)
 		report_oversized(key, tokens, request.limits.capacity);

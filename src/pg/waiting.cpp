@@ -155,7 +155,7 @@ sleep_towards(int64 due_ns)
  * Sleep until the ticket should be due, then look; until the tokens are
  * taken.  A waiter ahead that gives up moves the ticket up, and a reset or a
  * change of limits may move it either way; each sets the latch, which ends
- * the sleep early.
+ * the sleep early (for a reload, the reload's own signal does).
  */
 void
 sleep_until_claimed(const Reservation *reservation, int64 due_ns)
