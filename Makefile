@@ -43,3 +43,13 @@ include $(PGXS)
 override CXXFLAGS += -std=c++17 -Wextra -Wno-unused-parameter
 override BITCODE_CXXFLAGS += -std=c++17
 SHLIB_LINK += -lstdc++
+
+# Packs the committed sources (HEAD) as <name>-<version>.zip for PGXN, with the
+# version that META.json gives the distribution.
+DIST_NAME = hacienda_ratelimit-$(shell python3 -c \
+	'import json, sys; print(json.load(sys.stdin)["version"])' < $(srcdir)/META.json)
+
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=$(DIST_NAME)/ \
+		-o $(abspath $(DIST_NAME).zip) HEAD
