@@ -21,12 +21,16 @@ OBJS = \
 	src/pg/throttle.o \
 	src/pg/waiting.o
 
-EXTENSION = hacienda_ratelimit
-DATA = hacienda_ratelimit--1.0.sql hacienda_ratelimit--1.0--1.1.sql
+# The second extension is opt-in: it stands in for the table of the limiter this
+# one replaces (see "Migrating from the table-based limiter" in README.md).
+EXTENSION = hacienda_ratelimit hacienda_ratelimit_compat
+DATA = hacienda_ratelimit--1.0.sql hacienda_ratelimit--1.0--1.1.sql \
+	hacienda_ratelimit_compat--1.0.sql
 PGFILEDESC = "hacienda_ratelimit - shared token-bucket rate limiter"
 
 # pg_regress runs against a server that preloads the library; see scripts/test.
-REGRESS = api errors privileges rollback configure upgrade hostile_input security key_encoding
+REGRESS = api errors privileges rollback configure upgrade hostile_input security key_encoding \
+	migration
 REGRESS_OPTS = --encoding=UTF8 --no-locale
 
 TAP_TESTS = 1
