@@ -12,6 +12,9 @@ HR_PG_BIN=${HR_PG_BIN:-/usr/lib/postgresql/$HR_PG_MAJOR/bin}
 HR_PORT=${HR_PORT:-5499}
 HR_PACKAGES=(postgresql-$HR_PG_MAJOR postgresql-server-dev-$HR_PG_MAJOR libkrb5-dev
 	g++ make cmake libgtest-dev python3-psycopg2 libipc-run-perl pgbouncer)
+# What only the full test run needs: the monitoring and packaging tools.
+HR_TEST_PACKAGES=(python3-yaml prometheus prometheus-postgres-exporter debhelper
+	postgresql-server-dev-all)
 
 hr_log() {
 	printf '\n=== %s\n' "$*" >&2
@@ -50,7 +53,16 @@ hr_install_packages() {
 
 	hr_log "installing ${missing[*]}"
 	hr_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# Package scripts must not start services (prometheus and its exporter).
+	local policy=/usr/sbin/policy-rc.d added=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | hr_as_root tee "$policy" >/dev/null
+		hr_as_root chmod 755 "$policy"
+		added=1
+	fi
+
 	hr_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	[ -z "$added" ] || hr_as_root rm -f "$policy"
 }
 
 # Build the extension in the source tree and install it into PostgreSQL.
