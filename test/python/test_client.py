@@ -99,6 +99,8 @@ class ClientTest(unittest.TestCase):
 
         with self.assertRaises(TypeError):
             hr.try_acquire_token(self.cr, key, 1.5)
+        with self.assertRaises(TypeError):
+            hr.acquire_token(self.cr, 0, key, 2.0)
         self.assertEqual(self.counters(key), (0, 0))
 
     def test_acquire_token_waits_for_the_refill(self):
