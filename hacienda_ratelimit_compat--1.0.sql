@@ -5,15 +5,25 @@
 
 --
 -- The view takes the name of the old table, so the table must be out of the
--- way first.  CREATE VIEW would fail anyway; this says what to do about it.
+-- way first, in every schema: left in another one, the application would go
+-- on reading it, or the view, depending on its search_path.  CREATE VIEW
+-- would only notice it in this schema; this says what to do about it.
 --
 DO $guard$
+DECLARE
+	existing pg_catalog.text;
 BEGIN
-	IF pg_catalog.to_regclass('@extschema@.l10n_cr_hacienda_rate_limit_state') IS NOT NULL THEN
-		RAISE EXCEPTION 'relation "l10n_cr_hacienda_rate_limit_state" already exists'
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO existing
+	FROM pg_catalog.pg_class AS c
+	JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+	WHERE c.relname = 'l10n_cr_hacienda_rate_limit_state' AND c.relpersistence <> 't'
+	ORDER BY n.nspname
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'relation "%" already exists', existing
 			USING ERRCODE = 'duplicate_table',
 				DETAIL = 'The view of the same name takes the place of the table of the '
-					'table-based limiter.',
+					'table-based limiter, in whichever schema the application finds it.',
 				HINT = 'Rename the table first, for example to '
 					'l10n_cr_hacienda_rate_limit_state_old, and carry its counters over '
 					'with hacienda_import_table_state once the extension exists.';
@@ -63,6 +73,8 @@ DECLARE
 	default_rate pg_catalog.float8;
 	bad record;
 	carried pg_catalog.int4;
+	limit_row record;
+	limited pg_catalog.text[] := '{}';
 BEGIN
 	-- The shape: a table with the columns the old limiter kept, of its types
 	-- (the key may also be text).
@@ -108,7 +120,8 @@ BEGIN
 		'SELECT id, key::text AS key, capacity, refill_rate, total_requests, '
 		'rejected_requests, last_request, '
 		'capacity IS DISTINCT FROM %L::int4 OR refill_rate IS DISTINCT FROM %L::float8 '
-		'AS own_limits FROM %s', default_capacity, default_rate, old_table);
+		'AS own_limits, NULL::bool AS was_configured, NULL::int4 AS was_capacity, '
+		'NULL::float8 AS was_rate FROM %s', default_capacity, default_rate, old_table);
 
 	-- Every row names one key, once, by a key the extension accepts.
 	SELECT * INTO bad FROM pg_temp.hacienda_import_rows AS r
@@ -138,6 +151,27 @@ BEGIN
 			bad.key, old_table
 			USING ERRCODE = 'invalid_parameter_value',
 				DETAIL = 'A key is 1 to 255 bytes long in UTF-8.';
+	END IF;
+
+	-- Ids and counts the carried counters can hold.  Ids above the range are
+	-- the view's, for keys the old table never had.
+	SELECT r.key, r.id INTO bad FROM pg_temp.hacienda_import_rows AS r
+	WHERE r.id NOT BETWEEN 1 AND 1073741823
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'id % of key "%" is out of range', bad.id, bad.key
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = 'An id runs from 1 to 1073741823.';
+	END IF;
+	SELECT r.key, r.total_requests, r.rejected_requests INTO bad
+	FROM pg_temp.hacienda_import_rows AS r
+	WHERE r.total_requests < 0 OR r.rejected_requests < 0
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'counters of key "%" are negative', bad.key
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = pg_catalog.format('total_requests is %s and rejected_requests %s.',
+					bad.total_requests, bad.rejected_requests);
 	END IF;
 
 	-- Nothing is carried over twice: that would count the same requests again.
@@ -183,10 +217,34 @@ BEGIN
 	FROM pg_temp.hacienda_import_rows AS r;
 	GET DIAGNOSTICS carried = ROW_COUNT;
 
-	PERFORM hacienda_configure(r.key, r.capacity, r.refill_rate)
-	FROM pg_temp.hacienda_import_rows AS r
-	WHERE r.own_limits
-	ORDER BY r.key;
+	-- Limits live in shared memory, which no rollback restores.  If one
+	-- cannot be set (no room for another bucket, say), those set already are
+	-- put back as they were, and the error goes on and takes the counters.
+	UPDATE pg_temp.hacienda_import_rows AS r
+	SET was_configured = b.configured, was_capacity = b.capacity, was_rate = b.refill_rate
+	FROM hacienda_buckets AS b
+	WHERE b.key = r.key AND r.own_limits;
+	BEGIN
+		FOR limit_row IN SELECT r.key, r.capacity, r.refill_rate
+		           FROM pg_temp.hacienda_import_rows AS r
+		           WHERE r.own_limits
+		           ORDER BY r.key LOOP
+			PERFORM hacienda_configure(limit_row.key, limit_row.capacity, limit_row.refill_rate);
+			limited := limited || limit_row.key;
+		END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		FOR limit_row IN SELECT r.key, r.was_configured, r.was_capacity, r.was_rate
+		           FROM pg_temp.hacienda_import_rows AS r
+		           WHERE r.key = ANY (limited) LOOP
+			IF limit_row.was_configured THEN
+				PERFORM hacienda_configure(limit_row.key, limit_row.was_capacity,
+					limit_row.was_rate);
+			ELSE
+				PERFORM hacienda_unconfigure(limit_row.key);
+			END IF;
+		END LOOP;
+		RAISE;
+	END;
 
 	DROP TABLE pg_temp.hacienda_import_rows;
 	RETURN carried;
@@ -272,7 +330,8 @@ FROM shown
 $definition$, main_schema, own_schema);
 
 	-- The import calls hacienda_configure by name: pin the path to it.
-	EXECUTE pg_catalog.format('ALTER FUNCTION %2$I.hacienda_import_table_state(pg_catalog.regclass) '
+	EXECUTE pg_catalog.format('ALTER FUNCTION '
+		'%2$I.hacienda_import_table_state(pg_catalog.regclass) '
 		'SET search_path = pg_catalog, %1$I, pg_temp', main_schema, own_schema);
 END
 $view$;

@@ -189,7 +189,8 @@ ORDER BY object;
 --
 -- The import refuses, before changing anything: keys it carried already
 -- (their requests would count twice), relations that are not a table of the
--- old shape, keys and limits the extension does not accept, and NULL.
+-- old shape, keys, limits, ids and counts the extension does not accept,
+-- and NULL.
 --
 CREATE TABLE migration_old AS
 SELECT 1 AS id, 'migration_company'::varchar AS key, 20 AS capacity,
@@ -220,6 +221,17 @@ UPDATE migration_old SET key = NULL;
 SELECT hacienda_import_table_state('migration_old');
 \echo :LAST_ERROR_SQLSTATE
 UPDATE migration_old SET key = 'migration_other';
+
+UPDATE migration_old SET id = 0;
+SELECT hacienda_import_table_state('migration_old');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE migration_old SET id = 1073741824;
+SELECT hacienda_import_table_state('migration_old');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE migration_old SET id = 100, rejected_requests = -1;
+SELECT hacienda_import_table_state('migration_old');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE migration_old SET rejected_requests = 0;
 
 ALTER TABLE migration_old ALTER total_requests TYPE bigint;
 SELECT hacienda_import_table_state('migration_old');
@@ -284,6 +296,17 @@ SELECT to_regclass('l10n_cr_hacienda_rate_limit_state') AS view,
        to_regprocedure('hacienda_import_table_state(regclass)') AS import;
 SELECT key, configured FROM hacienda_buckets WHERE key = 'migration_pos';
 SELECT hacienda_unconfigure('migration_pos');
+
+--
+-- A relation with the old table's name in any schema stops the extension:
+-- depending on its search_path, the application would go on reading it.
+--
+CREATE SCHEMA migration_elsewhere;
+CREATE TABLE migration_elsewhere.l10n_cr_hacienda_rate_limit_state (id int4);
+CREATE EXTENSION hacienda_ratelimit_compat;
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE migration_elsewhere.l10n_cr_hacienda_rate_limit_state;
+DROP SCHEMA migration_elsewhere;
 
 --
 -- In a schema of its own, the extension still reads hacienda_ratelimit's
